@@ -1,0 +1,5 @@
+import sys
+
+from fangkong.cli import main
+
+sys.exit(main())

@@ -1,0 +1,53 @@
+"""Roles and what each may do. Least privilege: a role gets a capability only if its work needs it.
+
+Capabilities are checked by the `access_*` query functions and the actions, never by templates
+alone. Scope (which jurisdiction subtree) is separate: a capability applies inside the user's
+subtree only.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    COMMAND = "command", _("command headquarters")
+    TRACER = "tracer", _("epidemiological tracer")
+    LAB = "lab", _("laboratory technician")
+    QUARANTINE = "quarantine", _("quarantine site staff")
+    GRID_WORKER = "grid_worker", _("grid worker")
+    SUPPLIES = "supplies", _("supplies officer")
+    VENUE_OPERATOR = "venue_operator", _("venue operator")
+    RESIDENT = "resident", _("resident")
+    AUDITOR = "auditor", _("auditor")
+    ADMIN = "admin", _("account administrator")
+
+
+# What each role may do inside its jurisdiction subtree.
+VIEW_GEO = "geo.view"
+VIEW_PEOPLE = "people.view"  # lists, search and person pages, identifiers masked
+REVEAL_PEOPLE = "people.reveal"  # full ID number and phone, with a reason, audited
+EDIT_PEOPLE = "people.edit"  # register, correct, import
+VIEW_AUDIT = "audit.view"
+MANAGE_ACCOUNTS = "accounts.manage"
+
+CAPABILITIES: dict[str, frozenset[str]] = {
+    Role.COMMAND: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE}),
+    # Tracers phone contacts and match records across sources: they need the real numbers.
+    Role.TRACER: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE}),
+    # Labs scan tubes; they find people by scanning, not by browsing (testing issue).
+    Role.LAB: frozenset({VIEW_GEO}),
+    Role.QUARANTINE: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE}),
+    # Grid workers visit households and keep the population register of their grid.
+    Role.GRID_WORKER: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE}),
+    Role.SUPPLIES: frozenset({VIEW_GEO}),
+    Role.VENUE_OPERATOR: frozenset(),
+    Role.RESIDENT: frozenset(),
+    Role.AUDITOR: frozenset({VIEW_GEO, VIEW_AUDIT}),
+    Role.ADMIN: frozenset({VIEW_GEO, MANAGE_ACCOUNTS}),
+}
+
+
+def role_can(role: str, capability: str) -> bool:
+    return capability in CAPABILITIES.get(role, frozenset())

@@ -1,0 +1,128 @@
+"""Reading people lists from CSV or Excel: encodings, headers in Chinese or English, row numbers.
+
+Problems with the file itself (wrong encoding, truncated, no header) raise FileProblem with a
+message; problems with single rows are left to the actions, which report them by row and field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+# Header aliases, Chinese first (the layout documented in docs/import-people.md).
+HEADERS = {
+    "doc_type": ("证件类型", "doc_type", "document type"),
+    "doc_number": (
+        "证件号码",
+        "身份证号",
+        "身份证号码",
+        "doc_number",
+        "document number",
+        "id number",
+    ),
+    "nationality": ("国籍", "nationality"),
+    "name": ("姓名", "name"),
+    "phone": ("手机号码", "手机号", "联系电话", "phone", "mobile"),
+    "jurisdiction": ("现住址编码", "网格编码", "jurisdiction", "jurisdiction code"),
+    "address": ("详细地址", "现住址", "address"),
+}
+REQUIRED = ("doc_number", "name", "jurisdiction")
+DOC_TYPE_ALIASES = {
+    "身份证": "resident_id",
+    "居民身份证": "resident_id",
+    "护照": "passport",
+    "港澳通行证": "hk_macao_permit",
+    "港澳居民来往内地通行证": "hk_macao_permit",
+    "台胞证": "taiwan_permit",
+    "台湾居民来往大陆通行证": "taiwan_permit",
+    "外国人永久居留身份证": "foreign_permanent_id",
+    "其他": "other",
+}
+
+
+class FileProblem(Exception):
+    pass
+
+
+def _header_map(header: list[Any]) -> dict[str, int]:
+    lookup = {alias.lower(): name for name, aliases in HEADERS.items() for alias in aliases}
+    columns: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        name = lookup.get(str(cell or "").strip().lower())
+        if name and name not in columns:
+            columns[name] = index
+    missing = [n for n in REQUIRED if n not in columns]
+    if missing:
+        wanted = ", ".join(HEADERS[n][0] for n in missing)
+        raise FileProblem(
+            _("The header row lacks the column(s): %(columns)s.") % {"columns": wanted}
+        )
+    return columns
+
+
+def _decode(data: bytes) -> str:
+    # Excel on Chinese Windows saves CSV in GBK; GB 18030 is its superset. UTF-8 first: GBK
+    # would "decode" many UTF-8 files into nonsense instead of failing.
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise FileProblem(_("The file is neither UTF-8 nor GBK text."))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Excel turns long numbers into floats; ID numbers must be text
+    return str(value).strip()
+
+
+def _rows_to_records(rows: Iterator[list[Any]], first_row: int) -> Iterator[tuple[int, dict]]:
+    try:
+        header = next(rows)
+    except StopIteration:
+        raise FileProblem(_("The file is empty.")) from None
+    columns = _header_map(header)
+    for number, row in enumerate(rows, start=first_row + 1):
+        if not any(_cell(v) for v in row):
+            continue
+        record = {n: _cell(row[i]) if i < len(row) else "" for n, i in columns.items()}
+        if len(row) < len(header):
+            record["_short"] = "1"
+        record["doc_type"] = DOC_TYPE_ALIASES.get(
+            record.get("doc_type", ""), record.get("doc_type")
+        )
+        yield number, record
+
+
+def read_csv(data: bytes) -> list[tuple[int, dict]]:
+    text = _decode(data)
+    return list(_rows_to_records(iter(csv.reader(io.StringIO(text, newline=""))), 1))
+
+
+def read_xlsx(data: bytes) -> list[tuple[int, dict]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+        raise FileProblem(_("The Excel file is damaged or truncated.")) from None
+    sheet = book.worksheets[0]
+    rows = ([c for c in row] for row in sheet.iter_rows(values_only=True))
+    return list(_rows_to_records(rows, 1))
+
+
+def read_people_file(filename: str, data: bytes) -> list[tuple[int, dict]]:
+    """(row number as the user sees it, fields) for each non-empty data row."""
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        return read_xlsx(data)
+    if filename.lower().endswith((".csv", ".txt")):
+        return read_csv(data)
+    raise FileProblem(_("Upload a .csv or .xlsx file."))

@@ -1,0 +1,27 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from fangkong.accounts import views as account_views
+from fangkong.api import api
+from fangkong.geo import views as geo_views
+from fangkong.people import views as people_views
+from fangkong.web import views as web_views
+
+urlpatterns = [
+    path("", web_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("geo/", geo_views.tree_root, name="tree"),
+    path("geo/<str:code>/", geo_views.jurisdiction, name="jurisdiction"),
+    path("people/", people_views.people_list, name="people"),
+    path("people/new/", people_views.person_new, name="person_new"),
+    path("people/import/", people_views.people_import, name="people_import"),
+    path("people/<int:person_id>/", people_views.person_detail, name="person"),
+    path("people/<int:person_id>/reveal/", people_views.person_reveal, name="person_reveal"),
+    path("audit/", account_views.audit_log, name="audit"),
+    path("accounts/", account_views.account_list, name="accounts"),
+    path("accounts/new/", account_views.account_new, name="account_new"),
+    path("accounts/<int:account_id>/active/", account_views.account_active, name="account_active"),
+    path("api/", api.urls),
+]

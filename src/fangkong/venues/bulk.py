@@ -1,0 +1,126 @@
+"""Loading synthetic venues and check-ins: COPY on PostgreSQL, batched inserts on SQLite.
+
+The synthetic city numbers people and venues from 1; the loaders keep those numbers as primary
+keys (into empty tables only), so check-ins need no lookup to find their person and venue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import pyarrow as pa
+from django.core.management.color import no_style
+from django.db import connection, transaction
+from django.utils import timezone
+
+from fangkong.accounts import audit
+from fangkong.venues.models import CheckIn, CheckInSource, Venue
+
+BATCH = 5000
+
+
+def copy_rows(model, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
+    """Insert rows into `model`'s table: COPY on PostgreSQL, bulk_create elsewhere."""
+    if connection.vendor == "postgresql":
+        sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    batch = []
+    for row in rows:
+        batch.append(model(**dict(zip(columns, row, strict=True))))
+        if len(batch) >= BATCH:
+            model.objects.bulk_create(batch)
+            batch = []
+    model.objects.bulk_create(batch)
+
+
+def reset_sequence(model) -> None:
+    """After inserting explicit keys, let the next automatic key follow the largest."""
+    statements = connection.ops.sequence_reset_sql(no_style(), [model])
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql)
+
+
+def _venue_rows(table: pa.Table) -> Iterator[tuple]:
+    now = timezone.now()
+    columns = {
+        c: table.column(c).to_pylist()
+        for c in ("venue_id", "kind", "name", "grid_code", "lat", "lon", "capacity")
+    }
+    for i in range(table.num_rows):
+        yield (
+            columns["venue_id"][i],
+            columns["kind"][i],
+            columns["name"][i][:100],
+            columns["grid_code"][i],
+            "",
+            columns["lat"][i],
+            columns["lon"][i],
+            columns["capacity"][i],
+            now,
+        )
+
+
+VENUE_COLUMNS = (
+    "id",
+    "kind",
+    "name",
+    "jurisdiction_id",
+    "address",
+    "lat",
+    "lon",
+    "capacity",
+    "created_at",
+)
+CHECKIN_COLUMNS = ("person_id", "venue_id", "t_in", "t_out", "source")
+
+
+def load_venues(table: pa.Table, source: str) -> int:
+    if Venue.objects.exists():
+        raise ValueError("venues are already loaded; synthetic venues go into an empty table")
+    with transaction.atomic():
+        copy_rows(Venue, VENUE_COLUMNS, _venue_rows(table))
+        reset_sequence(Venue)
+        audit.record(
+            None,
+            "venue.bulk_load",
+            object_type="venue",
+            details={"rows": table.num_rows, "source": source},
+        )
+    return table.num_rows
+
+
+def _checkin_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple]:
+    for batch in batches:
+        people = batch.column("person_id").to_pylist()
+        venues = batch.column("venue_id").to_pylist()
+        t_in = batch.column("t_in").to_pylist()
+        t_out = batch.column("t_out").to_pylist()
+        for i in range(batch.num_rows):
+            yield people[i], venues[i], t_in[i], t_out[i], CheckInSource.SYNTHETIC
+
+
+def load_checkins(batches: Iterable[pa.RecordBatch], source: str) -> int:
+    counted = _Counter(batches)
+    with transaction.atomic():
+        copy_rows(CheckIn, CHECKIN_COLUMNS, _checkin_rows(counted))
+        audit.record(
+            None,
+            "checkin.bulk_load",
+            object_type="checkin",
+            details={"rows": counted.rows, "source": source},
+        )
+    return counted.rows
+
+
+class _Counter:
+    def __init__(self, batches: Iterable[pa.RecordBatch]) -> None:
+        self.batches, self.rows = batches, 0
+
+    def __iter__(self):
+        for batch in self.batches:
+            self.rows += batch.num_rows
+            yield batch

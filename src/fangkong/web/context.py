@@ -1,0 +1,16 @@
+from fangkong.accounts.roles import MANAGE_ACCOUNTS, VIEW_AUDIT, VIEW_GEO, VIEW_PEOPLE
+
+
+def navigation(request):
+    """Which menu entries to show; the pages themselves check again (404 when not allowed)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav": {}}
+    return {
+        "nav": {
+            "geo": user.can(VIEW_GEO) and bool(user.scope_code),
+            "people": user.can(VIEW_PEOPLE),
+            "audit": user.can(VIEW_AUDIT),
+            "accounts": user.can(MANAGE_ACCOUNTS),
+        }
+    }

@@ -1,0 +1,78 @@
+"""Pages in a real Chromium against a real server: what officers and residents actually see."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_login_search_open_and_reveal_with_audit(page_as, server):
+    page = page_as("tracer_a")
+    assert "疫情防控一体化平台" in page.content()
+    page.click("text=人员")
+    rows = page.locator("[data-testid=people] tbody tr")
+    assert rows.count() > 0
+    first_name = rows.first.locator("td").first.inner_text()
+    page.fill("input[name=q]", first_name)
+    page.click("button:has-text('查询')")
+    page.locator("[data-testid=people] tbody tr a").first.click()
+    masked = page.locator("[data-testid=doc]").inner_text()
+    assert re.fullmatch(r"\d{4}\*{10}[\dX]{4}", masked)
+    page.fill("input[name=reason]", "密接电话流调")
+    page.click("button:has-text('显示完整信息')")
+    full = page.locator("[data-testid=doc]").inner_text()
+    assert re.fullmatch(r"\d{17}[\dX]", full) and full[:4] == masked[:4]
+    page.screenshot(path=str(server["data"] / "person.png"), full_page=True)
+
+    auditor = page_as("auditor")
+    auditor.goto(server["url"] + "/audit/")
+    table = auditor.locator("[data-testid=audit]").inner_text()
+    assert "person.reveal" in table and "tracer_a" in table and "密接电话流调" in table
+    auditor.click("text=校验完整审计链")
+    assert "审计链完整" in auditor.locator("[data-testid=verify]").inner_text()
+
+
+def test_other_county_gets_404(page_as, server):
+    page = page_as("tracer_a")
+    page.click("text=人员")
+    href = page.locator("[data-testid=people] tbody tr a").first.get_attribute("href")
+    other = page_as("tracer_b")
+    response = other.goto(server["url"] + href)
+    assert response.status == 404
+
+
+def test_tree_browser_walks_down_to_grids(page_as):
+    page = page_as("command")
+    page.click("text=辖区")
+    assert "厦门市" in page.locator("h1").inner_text()
+    for _ in range(4):  # county, township, community, grid
+        page.locator("[data-testid=children] tbody tr a").first.click()
+    assert "网格" in page.locator("h1").inner_text()
+    assert page.locator("[data-testid=children]").count() == 0
+
+
+def test_switch_to_english(page_as):
+    page = page_as("tracer_a")
+    with page.expect_navigation():
+        page.select_option("select[name=language]", "en")
+    assert page.locator("nav").inner_text().count("People") == 1
+    assert page.locator("html").get_attribute("lang") == "en"
+
+
+def test_register_form_explains_a_mistyped_id(page_as, server):
+    page = page_as("grid_a")
+    page.goto(server["url"] + "/people/new/")
+    page.fill("input[name=doc_number]", "110105194912310021")
+    page.fill("input[name=name]", "测试")
+    page.fill("input[name=jurisdiction]", "350203001001001")
+    page.click("button:has-text('登记')")
+    assert "校验码为 1，应为 X" in page.locator("[data-testid=error-doc_number]").inner_text()
+
+
+def test_resident_sees_only_their_own_record(page_as, server):
+    page = page_as("resident_a")
+    assert "/people/" in page.url
+    own = page.url
+    number = int(own.rstrip("/").split("/")[-1])
+    assert page.goto(f"{server['url']}/people/{number + 1}/").status == 404

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+_WORLD: dict = {}
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Build the shared test world once; each test runs in a transaction rolled back after it."""
+    from django.test.utils import override_settings
+
+    from fangkong.testing import build_world
+
+    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_HASHERS):
+        _WORLD["world"] = build_world()
+    yield
+
+
+@pytest.fixture
+def world(db):
+    """The shared world with its objects fetched afresh, so no test sees another's changes."""
+    import dataclasses
+
+    from fangkong.accounts.models import User
+    from fangkong.people.models import Person
+
+    base = _WORLD["world"]
+    people = {
+        f: Person.objects.get(pk=getattr(base, f).pk) for f in ("person_a", "person_a2", "person_b")
+    }
+    users = {name: User.objects.get(pk=u.pk) for name, u in base.users.items()}
+    return dataclasses.replace(base, users=users, **people)
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(settings):
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+@pytest.fixture
+def login(client, world):
+    """login("tracer_a") -> the test client logged in as that persona (None: anonymous)."""
+
+    def _login(username: str | None):
+        client.logout()
+        if username:
+            client.force_login(world.users[username])
+        return client
+
+    return _login
