@@ -110,7 +110,9 @@ def _after(cursor: str | None) -> Q:
         last_id = int(pk)
     except ValueError:
         raise Http404 from None
-    return Q(jurisdiction_id__gt=code) | Q(jurisdiction_id=code, id__gt=last_id)
+    # The leading `>= code` gives the (jurisdiction, id) index a range start; the OR alone makes
+    # PostgreSQL scan the subtree from its beginning (300 ms halfway through a million people).
+    return Q(jurisdiction_id__gte=code) & (Q(jurisdiction_id__gt=code) | Q(id__gt=last_id))
 
 
 def access_people_page(

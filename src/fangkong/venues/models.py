@@ -9,6 +9,35 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+# Labels of the venue kinds the synthetic city and venue registration use (epicore.synth.venues).
+VENUE_KIND_LABELS = {
+    "restaurant": _("restaurant"),
+    "convenience_store": _("convenience store"),
+    "supermarket": _("supermarket"),
+    "wet_market": _("wet market"),
+    "shopping_mall": _("shopping mall"),
+    "office_building": _("office building"),
+    "factory": _("factory"),
+    "kindergarten": _("kindergarten"),
+    "primary_school": _("primary school"),
+    "middle_school": _("middle school"),
+    "university": _("university"),
+    "hospital": _("hospital"),
+    "clinic": _("clinic"),
+    "pharmacy": _("pharmacy"),
+    "gym": _("gym"),
+    "cinema": _("cinema"),
+    "ktv": _("KTV"),
+    "internet_cafe": _("internet cafe"),
+    "hotel": _("hotel"),
+    "bus_station": _("bus station"),
+    "metro_station": _("metro station"),
+    "train_station": _("train station"),
+    "barbershop": _("barbershop"),
+    "bank": _("bank"),
+    "government_office": _("government office"),
+}
+
 
 class Venue(models.Model):
     kind = models.CharField(_("kind"), max_length=32, db_index=True)
@@ -28,6 +57,10 @@ class Venue(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def kind_label(self) -> str:
+        return str(VENUE_KIND_LABELS.get(self.kind, self.kind))
 
 
 class CheckInSource(models.TextChoices):
