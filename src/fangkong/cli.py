@@ -6,17 +6,34 @@ fangkong synth ...            synthetic city to Parquet (--out DIR) or the datab
 fangkong load-divisions ...   load the jurisdiction tree
 fangkong import-people FILE   import a CSV/xlsx list of people
 fangkong audit verify         check the audit chain
+fangkong pool-size ...        expected tests per person and the best pool size (混采)
 fangkong <django command>     migrate, createsuperuser, shell, ...
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import sys
+
+# Jobs the engine does on files alone: no Django, no database, so they start at once.
+ENGINE_COMMANDS = {
+    "pool-size": "epicore.pooling.cli",
+}
+
+
+def _run_engine_command(name: str, argv: list[str]) -> int:
+    entry = importlib.import_module(ENGINE_COMMANDS[name]).main
+    if "prog" in inspect.signature(entry).parameters:
+        return entry(argv, prog=f"fangkong {name}")
+    return entry(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ENGINE_COMMANDS:
+        return _run_engine_command(args[0], args[1:])
     if (
         args
         and args[0] == "synth"
