@@ -24,6 +24,7 @@ def world(db):
     import dataclasses
 
     from fangkong.accounts.models import User
+    from fangkong.cases.models import Case, Contact
     from fangkong.people.models import Person
 
     base = _WORLD["world"]
@@ -31,7 +32,9 @@ def world(db):
         f: Person.objects.get(pk=getattr(base, f).pk) for f in ("person_a", "person_a2", "person_b")
     }
     users = {name: User.objects.get(pk=u.pk) for name, u in base.users.items()}
-    return dataclasses.replace(base, users=users, **people)
+    case_a = Case.objects.get(pk=base.case_a.pk)
+    contact_b = Contact.objects.get(pk=base.contact_b.pk)
+    return dataclasses.replace(base, users=users, case_a=case_a, contact_b=contact_b, **people)
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ from ninja import NinjaAPI
 from ninja.security import django_auth
 
 from fangkong.accounts.api import router as accounts_router
+from fangkong.cases.api import router as cases_router
 from fangkong.geo.api import router as geo_router
 from fangkong.people.api import router as people_router
 
@@ -28,3 +29,4 @@ def permission_denied(request: HttpRequest, exc: PermissionError):
 api.add_router("/", accounts_router)
 api.add_router("/jurisdictions", geo_router)
 api.add_router("/people", people_router)
+api.add_router("/", cases_router)

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "fangkong.accounts",
     "fangkong.people",
     "fangkong.venues",
+    "fangkong.cases",
     "fangkong.web",
 ]
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from epicore.divisions import default_divisions_dir
 from epicore.idcard import make_resident_id
 from fangkong.accounts.personas import CITY, COUNTY_A, COUNTY_B, ensure_personas
+from fangkong.cases.models import Case, Contact
 from fangkong.geo.actions import do_load_divisions
 from fangkong.geo.models import Jurisdiction
 from fangkong.people.models import Person
@@ -25,6 +26,8 @@ class World:
     person_a2: Person  # lives in county A, another grid
     person_b: Person  # lives in county B
     users: dict
+    case_a: Case  # person_a2's case, reported in county A
+    contact_b: Contact  # person_b, a close contact of case_a living in county B
 
 
 def _grids_of(county: str) -> list[str]:
@@ -54,4 +57,33 @@ def build_world(password: str = PASSWORD) -> World:
     person_a2 = _person("王芳", grids_a[-1], date(1992, 9, 3), 24, "13900139000")
     person_b = _person("李娜", grids_b[0], date(1978, 1, 30), 36, "13700137000")
     users = ensure_personas(password, grids_a[0], person_a)
-    return World(grids_a[0], grids_a[-1], grids_b[0], person_a, person_a2, person_b, users)
+    case_a, contact_b = _case_with_contact(users["tracer_a"], person_a2, person_b)
+    return World(
+        grids_a[0], grids_a[-1], grids_b[0], person_a, person_a2, person_b, users, case_a, contact_b
+    )
+
+
+def _case_with_contact(tracer, case_person: Person, contact_person: Person):
+    from fangkong.cases import actions
+
+    clean = actions.check_case(
+        tracer,
+        case_person.pk,
+        {
+            "classification": "confirmed",
+            "onset_date": "2022-03-05",
+            "reported_at": "2022-03-07 09:00",
+        },
+    )
+    case = actions.do_open_case(tracer, clean)
+    start = case.window_start + timedelta(days=1, hours=12)
+    actions.do_record_exposures(
+        tracer,
+        case,
+        [
+            actions.ExposureIn(
+                contact_person.pk, case_person.pk, 1, start, start + timedelta(hours=1)
+            )
+        ],
+    )
+    return case, Contact.objects.get(person=contact_person)

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from fangkong.accounts import views as account_views
 from fangkong.api import api
+from fangkong.cases import views as case_views
 from fangkong.geo import views as geo_views
 from fangkong.people import views as people_views
 from fangkong.web import views as web_views
@@ -19,6 +20,12 @@ urlpatterns = [
     path("people/import/", people_views.people_import, name="people_import"),
     path("people/<int:person_id>/", people_views.person_detail, name="person"),
     path("people/<int:person_id>/reveal/", people_views.person_reveal, name="person_reveal"),
+    path("people/<int:person_id>/case/", case_views.case_new, name="case_new"),
+    path("cases/", case_views.case_list, name="cases"),
+    path("cases/<int:case_id>/", case_views.case_detail, name="case"),
+    path("cases/<int:case_id>/reclassify/", case_views.case_reclassify, name="case_reclassify"),
+    path("contacts/", case_views.contact_list, name="contacts"),
+    path("contacts/<int:contact_id>/status/", case_views.contact_status, name="contact_status"),
     path("audit/", account_views.audit_log, name="audit"),
     path("accounts/", account_views.account_list, name="accounts"),
     path("accounts/new/", account_views.account_new, name="account_new"),

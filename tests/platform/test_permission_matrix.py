@@ -46,6 +46,10 @@ GEO = {
 }
 
 
+CASE_VIEWERS = {"command", "tracer_a", "tracer_b", "grid_a", "quarantine_a"}
+CASE_A = {"command", "tracer_a", "quarantine_a"}
+
+
 def allow(personas, status=200, anon=PAGE_LOGIN, others=404):
     table = {p: (status if p in personas else others) for p in ALL_STAFF}
     table[None] = anon
@@ -106,6 +110,27 @@ CASES = [
         "/people/{b}/reveal/",
         {"reason": "流调"},
         allow({"command", "tracer_b"}),
+    ),
+    # Cases: a case is seen in the subtree of its reporting jurisdiction (person_a2's grid in
+    # county A); its contact person_b lives in county B and is county B's to handle.
+    ("people/<int:person_id>/case/", "get", "/people/{a}/case/", None, allow({"tracer_a"})),
+    ("people/<int:person_id>/case/", "get", "/people/{b}/case/", None, allow({"tracer_b"})),
+    ("cases/", "get", "/cases/", None, allow(CASE_VIEWERS)),
+    ("cases/<int:case_id>/", "get", "/cases/{c}/", None, allow(CASE_A)),
+    (
+        "cases/<int:case_id>/reclassify/",
+        "post",
+        "/cases/{c}/reclassify/",
+        {"classification": "asymptomatic"},
+        allow({"tracer_a"}, 302),
+    ),
+    ("contacts/", "get", "/contacts/", None, allow(CASE_VIEWERS)),
+    (
+        "contacts/<int:contact_id>/status/",
+        "post",
+        "/contacts/{kb}/status/",
+        {"status": "located"},
+        allow({"tracer_b"}, 302),
     ),
     ("audit/", "get", "/audit/", None, allow({"auditor"})),
     ("accounts/", "get", "/accounts/", None, allow({"admin"})),
@@ -194,6 +219,16 @@ CASES = [
         "FILE",
         allow(EDITORS, 200, anon=API_ANON, others=403),
     ),
+    ("api/cases", "get", "/api/cases", None, allow(CASE_VIEWERS, anon=API_ANON)),
+    ("api/cases/{case_id}", "get", "/api/cases/{c}", None, allow(CASE_A, anon=API_ANON)),
+    (
+        "api/cases",
+        "post",
+        "/api/cases",
+        {"person_id": "{a}", "classification": "confirmed", "onset_date": "2022-03-01"},
+        {**allow({"tracer_a"}, 201, anon=API_ANON, others=403), "tracer_b": 404},
+    ),
+    ("api/contacts", "get", "/api/contacts", None, allow(CASE_VIEWERS, anon=API_ANON)),
     (
         "api/audit/verify",
         "get",
@@ -213,10 +248,12 @@ def _fill(template: str, world) -> str:
         B=COUNTY_B,
         ga=world.grid_a,
         sa=world.users["supplies_a"].pk,
+        c=world.case_a.pk,
+        kb=world.contact_b.pk,
     )
 
 
-def _request(client, method, path, data):
+def _request(client, method, path, data, world):
     if data == "FILE":
         from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -225,7 +262,9 @@ def _request(client, method, path, data):
     if method == "get":
         return client.get(path)
     if path.startswith("/api/") and data is not None:
-        return client.post(path, data, content_type="application/json")
+        body = {k: _fill(v, world) if isinstance(v, str) else v for k, v in data.items()}
+        body = {k: int(v) if k.endswith("_id") else v for k, v in body.items()}
+        return client.post(path, body, content_type="application/json")
     return client.post(path, data or {})
 
 
@@ -234,7 +273,7 @@ def _request(client, method, path, data):
 def test_matrix(login, world, case, persona):
     _route, method, template, data, expected = case
     client = login(persona)
-    response = _request(client, method, _fill(template, world), data)
+    response = _request(client, method, _fill(template, world), data, world)
     assert response.status_code == expected[persona], response.content[:300]
 
 

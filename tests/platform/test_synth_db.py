@@ -13,6 +13,7 @@ from epicore.synth import (
 )
 from fangkong.accounts import audit
 from fangkong.accounts.models import AuditEntry, User
+from fangkong.cases.models import Case, CaseEvent, Contact, Exposure
 from fangkong.geo.models import in_subtree
 from fangkong.people.bulk import load_people
 from fangkong.people.management.commands.synth import populate
@@ -27,6 +28,8 @@ CITY = ("3502",)
 def empty_register(world):
     """The shared world without its three people (rolled back after the test)."""
     User.objects.update(person=None)
+    for model in (Exposure, Contact, CaseEvent, Case):
+        model.objects.all().delete()
     Person.objects.all().delete()
     return world
 

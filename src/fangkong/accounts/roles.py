@@ -29,18 +29,24 @@ VIEW_GEO = "geo.view"
 VIEW_PEOPLE = "people.view"  # lists, search and person pages, identifiers masked
 REVEAL_PEOPLE = "people.reveal"  # full ID number and phone, with a reason, audited
 EDIT_PEOPLE = "people.edit"  # register, correct, import
+VIEW_CASES = "cases.view"  # cases and contacts in scope, identifiers masked
+EDIT_CASES = "cases.edit"  # open and reclassify cases, record contacts and their status
 VIEW_AUDIT = "audit.view"
 MANAGE_ACCOUNTS = "accounts.manage"
 
 CAPABILITIES: dict[str, frozenset[str]] = {
-    Role.COMMAND: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE}),
+    Role.COMMAND: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, VIEW_CASES}),
     # Tracers phone contacts and match records across sources: they need the real numbers.
-    Role.TRACER: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE}),
+    Role.TRACER: frozenset(
+        {VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE, VIEW_CASES, EDIT_CASES}
+    ),
     # Labs scan tubes; they find people by scanning, not by browsing (testing issue).
     Role.LAB: frozenset({VIEW_GEO}),
-    Role.QUARANTINE: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE}),
-    # Grid workers visit households and keep the population register of their grid.
-    Role.GRID_WORKER: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE}),
+    # Site staff receive contacts for rooms; they see who is coming, not the investigations.
+    Role.QUARANTINE: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, VIEW_CASES}),
+    # Grid workers visit households and keep the population register of their grid; they locate
+    # the contacts living there (上门核查).
+    Role.GRID_WORKER: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE, VIEW_CASES}),
     Role.SUPPLIES: frozenset({VIEW_GEO}),
     Role.VENUE_OPERATOR: frozenset(),
     Role.RESIDENT: frozenset(),

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangkong.accounts.roles import EDIT_PEOPLE, VIEW_PEOPLE
+from fangkong.accounts.roles import EDIT_CASES, EDIT_PEOPLE, VIEW_PEOPLE
 from fangkong.geo.queries import access_jurisdiction_by_code
 from fangkong.people import actions, importing
 from fangkong.people.models import DocType
@@ -70,6 +70,7 @@ def _render_person(request, person, revealed):
             "shown": present_person(person, revealed),
             "can_reveal": may_reveal(request.user, person) and not revealed,
             "checkins": recent_checkins_of(person),
+            "can_open_case": request.user.can(EDIT_CASES),
         },
     )
 

@@ -1,4 +1,10 @@
-from fangkong.accounts.roles import MANAGE_ACCOUNTS, VIEW_AUDIT, VIEW_GEO, VIEW_PEOPLE
+from fangkong.accounts.roles import (
+    MANAGE_ACCOUNTS,
+    VIEW_AUDIT,
+    VIEW_CASES,
+    VIEW_GEO,
+    VIEW_PEOPLE,
+)
 
 
 def navigation(request):
@@ -10,6 +16,7 @@ def navigation(request):
         "nav": {
             "geo": user.can(VIEW_GEO) and bool(user.scope_code),
             "people": user.can(VIEW_PEOPLE),
+            "cases": user.can(VIEW_CASES) and bool(user.scope_code),
             "audit": user.can(VIEW_AUDIT),
             "accounts": user.can(MANAGE_ACCOUNTS),
         }

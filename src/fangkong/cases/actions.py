@@ -1,0 +1,323 @@
+"""Every write to cases and contacts: check_* validates (naming every problem), do_* writes and
+audits in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+
+from epicore import protocol
+from fangkong.accounts import audit
+from fangkong.accounts.roles import EDIT_CASES
+from fangkong.cases.models import (
+    Case,
+    CaseCounter,
+    CaseEvent,
+    Classification,
+    Contact,
+    ContactStatus,
+    Degree,
+    Exposure,
+    ExposureSource,
+)
+from fangkong.people.models import Person
+from fangkong.people.queries import access_person_by_id
+
+
+class CaseInvalid(Exception):
+    """Field name -> message, in the user's language."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class CleanCase:
+    person: Person
+    classification: str
+    onset_date: date | None
+    sampled_date: date | None
+    reported_at: datetime
+    isolation_place: str
+
+
+def _require(actor) -> None:
+    if not actor.can(EDIT_CASES):
+        raise PermissionError(_("Your role may not record cases."))
+
+
+def _date(value: Any, field: str, errors: dict[str, str]) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        parsed = parse_date(str(value).strip())
+    except ValueError:  # well formed but impossible, e.g. month 13
+        parsed = None
+    if parsed is None:
+        errors[field] = _("Give a date as YYYY-MM-DD.")
+    return parsed
+
+
+def _reported_at(value: Any, errors: dict[str, str]) -> datetime:
+    if value in (None, ""):
+        return timezone.now()
+    try:
+        parsed = value if isinstance(value, datetime) else parse_datetime(str(value).strip())
+    except ValueError:  # well formed but impossible, e.g. hour 25
+        parsed = None
+    if parsed is None:
+        errors["reported_at"] = _("Give a time as YYYY-MM-DD HH:MM.")
+        return timezone.now()
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+
+
+def check_case(actor, person_id: int, data: Mapping[str, Any]) -> CleanCase:
+    """Validate a new case; the person must be in the actor's scope (else 404)."""
+    _require(actor)
+    person = access_person_by_id(actor, person_id, reason="open case")
+    errors: dict[str, str] = {}
+    classification = str(data.get("classification") or "")
+    if classification not in (c.value for c in Classification if c != Classification.EXCLUDED):
+        errors["classification"] = _("Choose suspected, confirmed or asymptomatic.")
+    onset = _date(data.get("onset_date"), "onset_date", errors)
+    sampled = _date(data.get("sampled_date"), "sampled_date", errors)
+    reported = _reported_at(data.get("reported_at"), errors)
+    today = timezone.localdate(reported)
+    for field, day in (("onset_date", onset), ("sampled_date", sampled)):
+        if day and day > today:
+            errors.setdefault(field, _("This date is after the report."))
+    if not onset and not sampled and not {"onset_date", "sampled_date"} & errors.keys():
+        errors["onset_date"] = _("Give the onset date, or the sampling date if asymptomatic.")
+    if Case.objects.filter(person=person).exclude(classification=Classification.EXCLUDED).exists():
+        errors["person"] = _("This person already has an open case.")
+    if errors:
+        raise CaseInvalid(errors)
+    place = str(data.get("isolation_place") or "").strip()[:200]
+    return CleanCase(person, classification, onset, sampled, reported, place)
+
+
+def _next_number(jurisdiction_code: str, year: int) -> str:
+    prefix = f"{jurisdiction_code[:6]}-{year}"
+    counter, _ = CaseCounter.objects.select_for_update().get_or_create(prefix=prefix)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"{prefix}-{counter.last:04d}"
+
+
+def do_open_case(actor, clean: CleanCase) -> Case:
+    edition = protocol.edition_on(timezone.localdate(clean.reported_at))
+    tz = ZoneInfo(settings.TIME_ZONE)
+    with transaction.atomic():
+        case = Case.objects.create(
+            number=_next_number(clean.person.jurisdiction_id, clean.reported_at.year),
+            person=clean.person,
+            jurisdiction_id=clean.person.jurisdiction_id,
+            classification=clean.classification,
+            onset_date=clean.onset_date,
+            sampled_date=clean.sampled_date,
+            reported_at=clean.reported_at,
+            window_start=protocol.window_start(edition, clean.onset_date, clean.sampled_date, tz),
+            protocol=edition.key,
+            isolation_place=clean.isolation_place,
+            created_by=actor,
+        )
+        Contact.objects.filter(person=clean.person).exclude(
+            status=ContactStatus.BECAME_CASE
+        ).update(status=ContactStatus.BECAME_CASE)
+        audit.record(
+            actor,
+            "case.open",
+            object_type="case",
+            object_id=case.pk,
+            jurisdiction_code=case.jurisdiction_id,
+            details={"number": case.number, "classification": case.classification},
+        )
+    return case
+
+
+def do_reclassify(actor, case: Case, classification: str, note: str = "") -> Case:
+    """Change a case's classification, keeping the history (e.g. asymptomatic -> confirmed)."""
+    _require(actor)
+    if classification not in Classification.values:
+        raise CaseInvalid({"classification": _("Unknown classification.")})
+    if classification == case.classification:
+        return case
+    with transaction.atomic():
+        old = case.classification
+        case.classification = classification
+        case.save(update_fields=["classification"])
+        CaseEvent.objects.create(
+            case=case, by=actor, field="classification", old=old, new=classification, note=note
+        )
+        audit.record(
+            actor,
+            "case.reclassify",
+            object_type="case",
+            object_id=case.pk,
+            jurisdiction_code=case.jurisdiction_id,
+            reason=note,
+            details={"old": old, "new": classification},
+        )
+    return case
+
+
+def do_isolate(actor, case: Case, at: datetime, place: str = "") -> Case:
+    """Record isolation: it closes the case's infectious window."""
+    _require(actor)
+    if at < case.window_start:
+        raise CaseInvalid({"isolated_at": _("Isolation cannot precede the infectious window.")})
+    with transaction.atomic():
+        case.isolated_at = at
+        case.isolation_place = place or case.isolation_place
+        case.save(update_fields=["isolated_at", "isolation_place"])
+        audit.record(
+            actor,
+            "case.isolate",
+            object_type="case",
+            object_id=case.pk,
+            jurisdiction_code=case.jurisdiction_id,
+            details={"at": at.isoformat(), "place": case.isolation_place},
+        )
+    return case
+
+
+@dataclass(frozen=True)
+class ExposureIn:
+    person_id: int
+    via_person_id: int
+    degree: int
+    start: datetime
+    end: datetime
+    venue_id: int | None = None
+    place: str = ""
+    source: str = ExposureSource.MANUAL
+
+
+class NotAContact(ValueError):
+    pass
+
+
+def do_record_exposures(actor, case: Case, exposures: list[ExposureIn]) -> dict[str, int]:
+    """Record contacts of `case`: one Contact per person, kept at the lowest degree found.
+
+    Cases are never contacts; an exposure already recorded is not recorded twice. Returns counts
+    of contacts created, contacts made closer, exposures added and people skipped as cases.
+    """
+    _require(actor)
+    counts = {"created": 0, "closer": 0, "exposures": 0, "skipped_cases": 0}
+    case_people = set(
+        Case.objects.exclude(classification=Classification.EXCLUDED).values_list(
+            "person_id", flat=True
+        )
+    )
+    with transaction.atomic():
+        for exposure in exposures:
+            _check_exposure(exposure)
+            if exposure.person_id in case_people:
+                counts["skipped_cases"] += 1
+                continue
+            _record_one(case, exposure, counts)
+        audit.record(
+            actor,
+            "case.contacts",
+            object_type="case",
+            object_id=case.pk,
+            jurisdiction_code=case.jurisdiction_id,
+            details=counts,
+        )
+    return counts
+
+
+def _check_exposure(exposure: ExposureIn) -> None:
+    if exposure.end < exposure.start:
+        raise NotAContact(_("An exposure cannot end before it starts."))
+    if exposure.degree not in Degree.values:
+        raise NotAContact(_("Unknown contact degree."))
+
+
+def _record_one(case: Case, exposure: ExposureIn, counts: dict[str, int]) -> None:
+    person = Person.objects.only("id", "jurisdiction_id").get(pk=exposure.person_id)
+    contact, created = Contact.objects.select_for_update().get_or_create(
+        person=person,
+        defaults={
+            "jurisdiction_id": person.jurisdiction_id,
+            "degree": exposure.degree,
+            "case": case,
+            "last_exposure": exposure.end,
+        },
+    )
+    counts["created" if created else "closer"] += created or exposure.degree < contact.degree
+    _, added = Exposure.objects.get_or_create(
+        contact=contact,
+        via_person_id=exposure.via_person_id,
+        venue_id=exposure.venue_id,
+        start=exposure.start,
+        defaults={
+            "case": case,
+            "degree": exposure.degree,
+            "place": exposure.place[:200],
+            "end": exposure.end,
+            "source": exposure.source,
+        },
+    )
+    counts["exposures"] += added
+    if not created:
+        _update_contact(contact, case, exposure)
+
+
+def _update_contact(contact: Contact, case: Case, exposure: ExposureIn) -> None:
+    changed = []
+    if exposure.degree < contact.degree:
+        contact.degree, contact.case = exposure.degree, case
+        changed += ["degree", "case"]
+    if exposure.end > contact.last_exposure:
+        contact.last_exposure = exposure.end
+        changed.append("last_exposure")
+    if changed:
+        contact.save(update_fields=[*changed, "updated_at"])
+
+
+# Status moves a contact may make; "became a case" is set when their case is opened.
+NEXT_STATUS = {
+    ContactStatus.TO_LOCATE: {ContactStatus.LOCATED},
+    ContactStatus.LOCATED: {ContactStatus.QUARANTINED, ContactStatus.TO_LOCATE},
+    ContactStatus.QUARANTINED: {ContactStatus.RELEASED},
+    ContactStatus.RELEASED: set(),
+    ContactStatus.BECAME_CASE: set(),
+}
+
+
+def do_set_contact_status(actor, contact: Contact, status: str) -> Contact:
+    _require(actor)
+    if status not in NEXT_STATUS.get(contact.status, set()):
+        raise CaseInvalid(
+            {
+                "status": _("A contact cannot go from “%(old)s” to “%(new)s”.")
+                % {"old": contact.get_status_display(), "new": status}
+            }
+        )
+    with transaction.atomic():
+        old = contact.status
+        contact.status = status
+        contact.save(update_fields=["status", "updated_at"])
+        audit.record(
+            actor,
+            "contact.status",
+            object_type="contact",
+            object_id=contact.pk,
+            jurisdiction_code=contact.jurisdiction_id,
+            details={"old": old, "new": status},
+        )
+    return contact

@@ -1,0 +1,189 @@
+"""Cases, their classification history, and the contacts found around them.
+
+A case belongs to the jurisdiction that handles it (where the person was when reported); a
+contact belongs to the jurisdiction where the person is now, which is who must act on them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Classification(models.TextChoices):
+    SUSPECTED = "suspected", _("suspected case")
+    CONFIRMED = "confirmed", _("confirmed case")
+    ASYMPTOMATIC = "asymptomatic", _("asymptomatic infection")
+    EXCLUDED = "excluded", _("excluded")
+
+
+class Outcome(models.TextChoices):
+    UNDER_TREATMENT = "under_treatment", _("under treatment")
+    RECOVERED = "recovered", _("recovered")
+    DIED = "died", _("died")
+
+
+class Case(models.Model):
+    number = models.CharField(_("case number"), max_length=32, unique=True)
+    person = models.ForeignKey(
+        "people.Person", verbose_name=_("person"), on_delete=models.PROTECT, related_name="+"
+    )
+    jurisdiction = models.ForeignKey(
+        "geo.Jurisdiction",
+        verbose_name=_("reporting jurisdiction"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # covered by (jurisdiction, id)
+    )
+    classification = models.CharField(
+        _("classification"), max_length=16, choices=Classification.choices
+    )
+    onset_date = models.DateField(_("symptom onset"), null=True, blank=True)
+    sampled_date = models.DateField(_("first positive sample"), null=True, blank=True)
+    reported_at = models.DateTimeField(_("reported at"))
+    isolated_at = models.DateTimeField(_("isolated at"), null=True, blank=True)
+    window_start = models.DateTimeField(_("infectious window from"))
+    protocol = models.CharField(_("protocol edition"), max_length=8)
+    isolation_place = models.CharField(_("hospital or isolation place"), max_length=200, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.UNDER_TREATMENT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        indexes = [models.Index(fields=["jurisdiction", "id"], name="case_jurisdiction_id")]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def window_end(self):
+        """Isolation ends the window; until then the case may still be exposing others."""
+        return self.isolated_at
+
+
+class CaseEvent(models.Model):
+    """Reclassifications and other changes of a case, oldest first."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    field = models.CharField(max_length=32)
+    old = models.CharField(max_length=200, blank=True)
+    new = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.field}: {self.old} -> {self.new}"
+
+
+class Degree(models.IntegerChoices):
+    # Lower is closer: a person found both ways is kept at the lowest degree.
+    CLOSE = 1, _("close contact")
+    SECONDARY = 2, _("secondary contact")
+    COMPANION = 3, _("spatio-temporal companion")
+
+
+class ContactStatus(models.TextChoices):
+    TO_LOCATE = "to_locate", _("to locate")
+    LOCATED = "located", _("located")
+    QUARANTINED = "quarantined", _("quarantined")
+    RELEASED = "released", _("released")
+    BECAME_CASE = "became_case", _("became a case")
+
+
+class Contact(models.Model):
+    """One record per person: every exposure that made them a contact hangs below it."""
+
+    person = models.OneToOneField(
+        "people.Person", verbose_name=_("person"), on_delete=models.PROTECT, related_name="+"
+    )
+    jurisdiction = models.ForeignKey(
+        "geo.Jurisdiction",
+        verbose_name=_("current jurisdiction"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # covered by (jurisdiction, id)
+    )
+    degree = models.PositiveSmallIntegerField(_("degree"), choices=Degree.choices)
+    case = models.ForeignKey(
+        Case, verbose_name=_("source case"), on_delete=models.PROTECT, related_name="contacts"
+    )
+    last_exposure = models.DateTimeField(_("last exposure"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=ContactStatus.choices, default=ContactStatus.TO_LOCATE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        indexes = [
+            models.Index(fields=["jurisdiction", "id"], name="contact_jurisdiction_id"),
+            models.Index(fields=["jurisdiction", "status", "id"], name="contact_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} ({self.get_degree_display()})"
+
+
+class ExposureSource(models.TextChoices):
+    TRACING = "tracing", _("tracing run")
+    MANUAL = "manual", _("entered by a tracer")
+    NAMED_BY_CASE = "named", _("named by the case")
+
+
+class Exposure(models.Model):
+    """One contact event: who, through whom, where, when, how long."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="exposures")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+    via_person = models.ForeignKey(
+        "people.Person", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    degree = models.PositiveSmallIntegerField(choices=Degree.choices)
+    venue = models.ForeignKey(
+        "venues.Venue", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    place = models.CharField(_("place"), max_length=200, blank=True)
+    start = models.DateTimeField(_("exposure start"))
+    end = models.DateTimeField(_("exposure end"))
+    source = models.CharField(max_length=16, choices=ExposureSource.choices)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gte=models.F("start")), name="exposure_order"
+            ),
+            models.UniqueConstraint(
+                fields=["contact", "via_person", "venue", "start"], name="exposure_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} via {self.via_person_id} {self.start:%Y-%m-%d %H:%M}"
+
+    @property
+    def seconds(self) -> int:
+        return int((self.end - self.start).total_seconds())
+
+
+class CaseCounter(models.Model):
+    """Last case number used per county and year (numbers are never reused)."""
+
+    prefix = models.CharField(max_length=16, primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}: {self.last}"

@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from fangkong.accounts import audit
+from fangkong.accounts.models import AuditEntry
+from fangkong.cases import actions
+from fangkong.cases.models import Case, CaseEvent, Contact, ContactStatus, Exposure
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _open(world, person, **data):
+    tracer = world.users["tracer_a"]
+    fields = {"classification": "confirmed", "onset_date": "2022-03-10"} | data
+    return actions.do_open_case(tracer, actions.check_case(tracer, person.pk, fields))
+
+
+def test_open_case_numbers_it_and_opens_the_window_four_days_before_onset(world):
+    case = _open(world, world.person_a, reported_at="2022-03-12 08:30")
+    assert case.number == f"{world.grid_a[:6]}-2022-0002"  # the world's case is 0001
+    assert case.window_start == datetime(2022, 3, 6, tzinfo=SHANGHAI)
+    assert case.protocol == "8"
+    entry = AuditEntry.objects.order_by("-seq").first()
+    assert (entry.action, entry.object_id) == ("case.open", str(case.pk))
+    assert audit.verify().ok
+
+
+def test_asymptomatic_window_counts_from_the_sample_and_the_ninth_edition_applies(world):
+    case = _open(
+        world,
+        world.person_a,
+        classification="asymptomatic",
+        onset_date="",
+        sampled_date="2022-07-02",
+        reported_at="2022-07-03 10:00",
+    )
+    assert case.window_start == datetime(2022, 6, 28, tzinfo=SHANGHAI)
+    assert case.protocol == "9"
+
+
+def test_every_problem_of_a_new_case_is_named(world):
+    tracer = world.users["tracer_a"]
+    with pytest.raises(actions.CaseInvalid) as caught:
+        actions.check_case(
+            tracer,
+            world.person_a.pk,
+            {"classification": "maybe", "sampled_date": "2022-13-01", "reported_at": "soon"},
+        )
+    assert set(caught.value.errors) == {"classification", "sampled_date", "reported_at"}
+
+
+def test_onset_after_the_report_and_missing_dates_are_refused(world):
+    tracer = world.users["tracer_a"]
+    with pytest.raises(actions.CaseInvalid) as caught:
+        actions.check_case(
+            tracer,
+            world.person_a.pk,
+            {
+                "classification": "confirmed",
+                "onset_date": "2022-03-20",
+                "reported_at": "2022-03-12",
+            },
+        )
+    assert "onset_date" in caught.value.errors
+    with pytest.raises(actions.CaseInvalid) as caught:
+        actions.check_case(tracer, world.person_a.pk, {"classification": "confirmed"})
+    assert "onset_date" in caught.value.errors
+
+
+def test_a_second_open_case_for_the_same_person_is_refused(world):
+    with pytest.raises(actions.CaseInvalid) as caught:
+        _open(world, world.person_a2)
+    assert "person" in caught.value.errors
+
+
+def test_roles_and_scope_guard_case_opening(world):
+    from django.http import Http404
+
+    with pytest.raises(PermissionError):
+        actions.check_case(world.users["command"], world.person_a.pk, {})
+    with pytest.raises(Http404):
+        actions.check_case(world.users["tracer_b"], world.person_a.pk, {})
+
+
+def test_reclassification_keeps_the_history(world):
+    tracer = world.users["tracer_a"]
+    actions.do_reclassify(tracer, world.case_a, "asymptomatic", note="复核")
+    event = CaseEvent.objects.get(case=world.case_a)
+    assert (event.old, event.new, event.note) == ("confirmed", "asymptomatic", "复核")
+    assert AuditEntry.objects.order_by("-seq").first().action == "case.reclassify"
+
+
+def _exposure(person, via, degree, start, hours=1):
+    return actions.ExposureIn(person.pk, via.pk, degree, start, start + timedelta(hours=hours))
+
+
+def test_one_contact_per_person_at_the_lowest_degree(world):
+    tracer, case = world.users["tracer_a"], world.case_a
+    start = case.window_start + timedelta(days=2)
+    counts = actions.do_record_exposures(
+        tracer,
+        case,
+        [
+            _exposure(world.person_a, world.person_b, 2, start),
+            _exposure(world.person_a, world.person_a2, 1, start + timedelta(hours=3)),
+            _exposure(world.person_a, world.person_a2, 1, start + timedelta(hours=3)),  # again
+        ],
+    )
+    contact = Contact.objects.get(person=world.person_a)
+    assert contact.degree == 1
+    assert contact.last_exposure == start + timedelta(hours=4)
+    assert Exposure.objects.filter(contact=contact).count() == 2
+    assert counts == {"created": 1, "closer": 1, "exposures": 2, "skipped_cases": 0}
+
+
+def test_cases_are_never_their_own_contacts(world):
+    tracer, case = world.users["tracer_a"], world.case_a
+    start = case.window_start + timedelta(days=1)
+    counts = actions.do_record_exposures(
+        tracer, case, [_exposure(world.person_a2, world.person_b, 1, start)]
+    )
+    assert counts["skipped_cases"] == 1
+    assert not Contact.objects.filter(person=world.person_a2).exists()
+
+
+def test_a_bad_exposure_writes_nothing(world):
+    tracer, case = world.users["tracer_a"], world.case_a
+    start = case.window_start + timedelta(days=1)
+    backwards = actions.ExposureIn(
+        world.person_a.pk, world.person_a2.pk, 1, start, start - timedelta(minutes=5)
+    )
+    with pytest.raises(actions.NotAContact):
+        actions.do_record_exposures(
+            tracer, case, [_exposure(world.person_a, world.person_a2, 1, start), backwards]
+        )
+    assert not Contact.objects.filter(person=world.person_a).exists()
+
+
+def test_contact_status_moves_only_forward_along_the_workflow(world):
+    tracer_b, contact = world.users["tracer_b"], world.contact_b
+    actions.do_set_contact_status(tracer_b, contact, ContactStatus.LOCATED)
+    with pytest.raises(actions.CaseInvalid):
+        actions.do_set_contact_status(tracer_b, contact, ContactStatus.RELEASED)
+    actions.do_set_contact_status(tracer_b, contact, ContactStatus.QUARANTINED)
+    assert Contact.objects.get(pk=contact.pk).status == ContactStatus.QUARANTINED
+
+
+def test_a_contact_who_becomes_a_case_is_marked(world):
+    tracer_b = world.users["tracer_b"]
+    clean = actions.check_case(
+        tracer_b, world.person_b.pk, {"classification": "confirmed", "onset_date": "2022-03-09"}
+    )
+    case = actions.do_open_case(tracer_b, clean)
+    assert case.number.startswith(world.grid_b[:6])
+    assert Contact.objects.get(person=world.person_b).status == ContactStatus.BECAME_CASE
+
+
+def test_case_page_counts_contacts_elsewhere_without_naming_them(login, world):
+    page = login("tracer_a").get(f"/cases/{world.case_a.pk}/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'data-testid="elsewhere"' in html
+    assert world.person_b.name not in html
+    assert world.person_b.doc_number[-4:] not in html
+
+
+def test_receiving_county_sees_the_contact(login, world):
+    page = login("tracer_b").get("/contacts/")
+    assert world.contact_b.case.number in page.content.decode()
+    assert login("tracer_b").get(f"/cases/{world.case_a.pk}/").status_code == 404
+
+
+def test_case_form_shows_field_errors(login, world):
+    page = login("tracer_a").post(
+        f"/people/{world.person_a.pk}/case/", {"classification": "confirmed"}
+    )
+    assert page.status_code == 400
+    assert 'data-testid="error-onset_date"' in page.content.decode()
+
+
+def test_case_form_opens_a_case(login, world):
+    page = login("tracer_a").post(
+        f"/people/{world.person_a.pk}/case/",
+        {"classification": "suspected", "onset_date": "2022-03-01"},
+    )
+    assert page.status_code == 302
+    assert Case.objects.filter(person=world.person_a, classification="suspected").exists()
+
+
+def test_api_opens_and_lists_cases(login, world):
+    client = login("tracer_a")
+    created = client.post(
+        "/api/cases",
+        {"person_id": world.person_a.pk, "classification": "confirmed", "onset_date": "2022-03-01"},
+        content_type="application/json",
+    )
+    assert created.status_code == 201
+    listed = client.get("/api/cases").json()
+    assert [c["number"] for c in listed["items"]][:1] == [created.json()["number"]]
+    refused = client.post(
+        "/api/cases",
+        {"person_id": world.person_a2.pk, "classification": "confirmed"},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400
+    assert {"person", "onset_date"} <= set(refused.json()["errors"])
