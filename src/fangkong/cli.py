@@ -7,6 +7,7 @@ fangkong load-divisions ...   load the jurisdiction tree
 fangkong import-people FILE   import a CSV/xlsx list of people
 fangkong audit verify         check the audit chain
 fangkong pool-size ...        expected tests per person and the best pool size (混采)
+fangkong cert verify ...      verify an EU DCC (HC1:) or SMART Health Card (shc:/) from stdin
 fangkong <django command>     migrate, createsuperuser, shell, ...
 """
 
@@ -20,6 +21,7 @@ import sys
 # Jobs the engine does on files alone: no Django, no database, so they start at once.
 ENGINE_COMMANDS = {
     "pool-size": "epicore.pooling.cli",
+    "cert": "epicore.certs.cli",
 }
 
 

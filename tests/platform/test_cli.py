@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +34,31 @@ def test_engine_commands_do_not_import_django(command):
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_cert_verify_reads_standard_input_and_prints_json():
+    data = Path(__file__).resolve().parents[1] / "engine" / "certs_data"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fangkong",
+            "cert",
+            "verify",
+            "--trust",
+            str(data / "shc_issuer_jwks.json"),
+        ],
+        input=(data / "shc_example_00.txt").read_text(),
+        capture_output=True,
+        text=True,
+    )
+    report = json.loads(result.stdout)
+    assert (result.returncode, report["format"], report["signature_valid"]) == (0, "shc", True)
+    forged = subprocess.run(
+        [sys.executable, "-m", "fangkong", "cert", "verify"],
+        input="HC1:NOT-A-CERT",
+        capture_output=True,
+        text=True,
+    )
+    assert forged.returncode == 1
+    assert json.loads(forged.stdout)["error"]["code"]
