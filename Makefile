@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench bench-synth bench-lists clean
+.PHONY: demo test lint bench bench-synth bench-lists bench-healthcode clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,10 @@ bench-synth: $(STAMP)
 bench-lists: $(STAMP)
 	$(BIN)/fangkong bench-lists --people 1000000
 
-bench: bench-synth bench-lists
+bench-healthcode: $(STAMP)
+	$(BIN)/python -m epicore.healthcode.bench
+
+bench: bench-synth bench-lists bench-healthcode
 
 clean:
 	rm -rf $(VENV) var
