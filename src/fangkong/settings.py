@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "fangkong.people",
     "fangkong.venues",
     "fangkong.cases",
+    "fangkong.jobs",
     "fangkong.web",
 ]
 
