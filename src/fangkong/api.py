@@ -9,6 +9,7 @@ from ninja.security import django_auth
 from fangkong.accounts.api import router as accounts_router
 from fangkong.cases.api import router as cases_router
 from fangkong.geo.api import router as geo_router
+from fangkong.healthcode.api import router as healthcode_router
 from fangkong.people.api import router as people_router
 
 api = NinjaAPI(
@@ -30,3 +31,4 @@ api.add_router("/", accounts_router)
 api.add_router("/jurisdictions", geo_router)
 api.add_router("/people", people_router)
 api.add_router("/", cases_router)
+api.add_router("/", healthcode_router)

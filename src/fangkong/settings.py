@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "fangkong.venues",
     "fangkong.cases",
     "fangkong.jobs",
+    "fangkong.healthcode",
     "fangkong.web",
 ]
 

@@ -11,6 +11,7 @@ from fangkong.accounts.personas import CITY, COUNTY_A, COUNTY_B, ensure_personas
 from fangkong.cases.models import Case, Contact
 from fangkong.geo.actions import do_load_divisions
 from fangkong.geo.models import Jurisdiction
+from fangkong.jobs import queue
 from fangkong.people.models import Person
 
 __all__ = ["CITY", "COUNTY_A", "COUNTY_B", "PASSWORD", "World", "build_world"]
@@ -58,6 +59,7 @@ def build_world(password: str = PASSWORD) -> World:
     person_b = _person("李娜", grids_b[0], date(1978, 1, 30), 36, "13700137000")
     users = ensure_personas(password, grids_a[0], person_a)
     case_a, contact_b = _case_with_contact(users["tracer_a"], person_a2, person_b)
+    queue.run_pending()  # colour the world's people now; tests start with an empty queue
     return World(
         grids_a[0], grids_a[-1], grids_b[0], person_a, person_a2, person_b, users, case_a, contact_b
     )

@@ -5,6 +5,7 @@ from fangkong.accounts import views as account_views
 from fangkong.api import api
 from fangkong.cases import views as case_views
 from fangkong.geo import views as geo_views
+from fangkong.healthcode import views as code_views
 from fangkong.people import views as people_views
 from fangkong.web import views as web_views
 
@@ -26,6 +27,9 @@ urlpatterns = [
     path("cases/<int:case_id>/reclassify/", case_views.case_reclassify, name="case_reclassify"),
     path("contacts/", case_views.contact_list, name="contacts"),
     path("contacts/<int:contact_id>/status/", case_views.contact_status, name="contact_status"),
+    path("me/code/", code_views.my_code, name="my_code"),
+    path("people/<int:person_id>/code/", code_views.colour_history, name="colour_history"),
+    path("healthcode/keys.json", code_views.key_set, name="key_set"),
     path("audit/", account_views.audit_log, name="audit"),
     path("accounts/", account_views.account_list, name="accounts"),
     path("accounts/new/", account_views.account_new, name="account_new"),

@@ -72,6 +72,10 @@ def test_register_form_explains_a_mistyped_id(page_as, server):
 
 def test_resident_sees_only_their_own_record(page_as, server):
     page = page_as("resident_a")
+    assert page.url.endswith("/me/code/")  # a resident lands on their health code
+    assert page.locator("[data-testid=qr] svg").count() == 1
+    assert page.locator("[data-testid=code]").get_attribute("data-colour") == "green"
+    page.click("text=我的档案")
     assert "/people/" in page.url
     own = page.url
     number = int(own.rstrip("/").split("/")[-1])

@@ -48,6 +48,8 @@ GEO = {
 
 CASE_VIEWERS = {"command", "tracer_a", "tracer_b", "grid_a", "quarantine_a"}
 CASE_A = {"command", "tracer_a", "quarantine_a"}
+PERSON_A = {"command", "tracer_a", "grid_a", "quarantine_a", "resident_a"}
+CODE_READERS = {"command", "tracer_a", "tracer_b", "grid_a", "quarantine_a", "venue_a"}
 
 
 def allow(personas, status=200, anon=PAGE_LOGIN, others=404):
@@ -132,6 +134,18 @@ CASES = [
         {"status": "located"},
         allow({"tracer_b"}, 302),
     ),
+    # Health codes: a resident sees their own code; staff read a person's colour history with
+    # the same scope as the person page; the public key set is public.
+    ("me/code/", "get", "/me/code/", None, allow({"resident_a"})),
+    ("people/<int:person_id>/code/", "get", "/people/{a}/code/", None, allow(PERSON_A)),
+    (
+        "people/<int:person_id>/code/",
+        "get",
+        "/people/{b}/code/",
+        None,
+        allow({"command", "tracer_b"}),
+    ),
+    ("healthcode/keys.json", "get", "/healthcode/keys.json", None, {**allow(ALL_STAFF), None: 200}),
     ("audit/", "get", "/audit/", None, allow({"auditor"})),
     ("accounts/", "get", "/accounts/", None, allow({"admin"})),
     ("accounts/new/", "get", "/accounts/new/", None, allow({"admin"})),
@@ -229,6 +243,14 @@ CASES = [
         {**allow({"tracer_a"}, 201, anon=API_ANON, others=403), "tracer_b": 404},
     ),
     ("api/contacts", "get", "/api/contacts", None, allow(CASE_VIEWERS, anon=API_ANON)),
+    ("api/me/code", "get", "/api/me/code", None, allow({"resident_a"}, anon=API_ANON)),
+    (
+        "api/healthcode/verify",
+        "post",
+        "/api/healthcode/verify",
+        {"token": "FK1:NOT A TOKEN"},
+        allow(CODE_READERS, anon=API_ANON, others=403),
+    ),
     (
         "api/audit/verify",
         "get",

@@ -31,24 +31,28 @@ REVEAL_PEOPLE = "people.reveal"  # full ID number and phone, with a reason, audi
 EDIT_PEOPLE = "people.edit"  # register, correct, import
 VIEW_CASES = "cases.view"  # cases and contacts in scope, identifiers masked
 EDIT_CASES = "cases.edit"  # open and reclassify cases, record contacts and their status
+VERIFY_CODES = "healthcode.verify"  # read a resident's code at a checkpoint or venue
 VIEW_AUDIT = "audit.view"
 MANAGE_ACCOUNTS = "accounts.manage"
 
 CAPABILITIES: dict[str, frozenset[str]] = {
-    Role.COMMAND: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, VIEW_CASES}),
+    Role.COMMAND: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, VIEW_CASES, VERIFY_CODES}),
     # Tracers phone contacts and match records across sources: they need the real numbers.
     Role.TRACER: frozenset(
-        {VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE, VIEW_CASES, EDIT_CASES}
+        {VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE, VIEW_CASES, EDIT_CASES, VERIFY_CODES}
     ),
     # Labs scan tubes; they find people by scanning, not by browsing (testing issue).
     Role.LAB: frozenset({VIEW_GEO}),
     # Site staff receive contacts for rooms; they see who is coming, not the investigations.
-    Role.QUARANTINE: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, VIEW_CASES}),
+    Role.QUARANTINE: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, VIEW_CASES, VERIFY_CODES}),
     # Grid workers visit households and keep the population register of their grid; they locate
     # the contacts living there (上门核查).
-    Role.GRID_WORKER: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE, VIEW_CASES}),
+    Role.GRID_WORKER: frozenset(
+        {VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE, VIEW_CASES, VERIFY_CODES}
+    ),
     Role.SUPPLIES: frozenset({VIEW_GEO}),
-    Role.VENUE_OPERATOR: frozenset(),
+    # Venue operators scan visitors' codes at the door (扫码通行); they see the colour only.
+    Role.VENUE_OPERATOR: frozenset({VERIFY_CODES}),
     Role.RESIDENT: frozenset(),
     Role.AUDITOR: frozenset({VIEW_GEO, VIEW_AUDIT}),
     Role.ADMIN: frozenset({VIEW_GEO, MANAGE_ACCOUNTS}),

@@ -29,6 +29,7 @@ from fangkong.cases.models import (
     Exposure,
     ExposureSource,
 )
+from fangkong.healthcode.jobs import request_recolour
 from fangkong.people.models import Person
 from fangkong.people.queries import access_person_by_id
 
@@ -144,6 +145,7 @@ def do_open_case(actor, clean: CleanCase) -> Case:
             jurisdiction_code=case.jurisdiction_id,
             details={"number": case.number, "classification": case.classification},
         )
+        request_recolour([case.person_id], "fact", f"case:{case.pk}")
     return case
 
 
@@ -170,6 +172,7 @@ def do_reclassify(actor, case: Case, classification: str, note: str = "") -> Cas
             reason=note,
             details={"old": old, "new": classification},
         )
+        request_recolour([case.person_id], "fact", f"case:{case.pk}")
     return case
 
 
@@ -237,6 +240,7 @@ def do_record_exposures(actor, case: Case, exposures: list[ExposureIn]) -> dict[
             jurisdiction_code=case.jurisdiction_id,
             details=counts,
         )
+        request_recolour([e.person_id for e in exposures], "fact", f"case:{case.pk}")
     return counts
 
 
@@ -320,4 +324,5 @@ def do_set_contact_status(actor, contact: Contact, status: str) -> Contact:
             jurisdiction_code=contact.jurisdiction_id,
             details={"old": old, "new": status},
         )
+        request_recolour([contact.person_id], "fact", f"contact:{contact.pk}")
     return contact

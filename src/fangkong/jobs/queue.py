@@ -181,3 +181,31 @@ def tick(now: datetime | None = None) -> None:
     now = now or timezone.now()
     for function in PERIODIC:
         function(now)
+
+
+def run_forever(interval: float = 1.0, stop=None, burst: bool = False) -> None:
+    """The worker loop: queue what fell due, run what is queued, sleep; `stop` is an Event."""
+    import threading
+
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            tick()
+            run_pending()
+        finally:
+            connection.close_if_unusable_or_obsolete()
+        if burst:
+            return
+        stop.wait(interval)
+
+
+def start_background_worker(interval: float = 1.0):
+    """A worker thread inside this process (the embedded demo: one process, no extra command)."""
+    import threading
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_forever, args=(interval, stop), name="fangkong-worker", daemon=True
+    )
+    thread.start()
+    return stop

@@ -71,6 +71,7 @@ def _render_person(request, person, revealed):
             "can_reveal": may_reveal(request.user, person) and not revealed,
             "checkins": recent_checkins_of(person),
             "can_open_case": request.user.can(EDIT_CASES),
+            "can_see_code_history": request.user.can(VIEW_PEOPLE),
         },
     )
 

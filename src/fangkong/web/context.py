@@ -17,6 +17,7 @@ def navigation(request):
             "geo": user.can(VIEW_GEO) and bool(user.scope_code),
             "people": user.can(VIEW_PEOPLE),
             "cases": user.can(VIEW_CASES) and bool(user.scope_code),
+            "my_code": user.role == "resident" and bool(user.person_id),
             "audit": user.can(VIEW_AUDIT),
             "accounts": user.can(MANAGE_ACCOUNTS),
         }

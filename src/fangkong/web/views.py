@@ -11,7 +11,7 @@ from fangkong.geo.queries import access_jurisdictions
 def home(request):
     user = request.user
     if user.role == Role.RESIDENT and user.person_id:
-        return redirect("person", person_id=user.person_id)
+        return redirect("my_code")  # what a resident opens the app for
     scope = access_jurisdictions(user).filter(code=user.scope_code).first()
     return render(
         request,

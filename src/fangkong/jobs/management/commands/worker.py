@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 from django.core.management.base import BaseCommand
 
 from fangkong.jobs import queue
@@ -15,13 +13,5 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
 
     def handle(self, *args, **options):
-        worker = queue.worker_name()
-        self.stdout.write(f"worker {worker} started")
-        while True:
-            queue.tick()
-            ran = queue.run_pending()
-            if ran:
-                self.stdout.write(f"{ran} job(s) run")
-            if options["burst"]:
-                return
-            time.sleep(options["interval"])
+        self.stdout.write(f"worker {queue.worker_name()} started")
+        queue.run_forever(options["interval"], burst=options["burst"])

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 
 from fangkong.accounts.personas import CITY, COUNTY_A, PERSONAS, ensure_personas
 from fangkong.geo.models import in_subtree
+from fangkong.jobs import queue
 from fangkong.people.management.commands.synth import populate
 from fangkong.people.models import Person
 
@@ -39,6 +40,9 @@ class Command(BaseCommand):
         ensure_personas(DEMO_PASSWORD, first.jurisdiction_id, first)
         self._print_logins(options)
         if not options["no_serve"]:
+            # One process for the embedded demo: background jobs run in a thread beside the web
+            # server (production runs `fangkong worker` processes instead).
+            queue.start_background_worker()
             call_command("serve", host=options["host"], port=options["port"])
 
     def _print_logins(self, options) -> None:

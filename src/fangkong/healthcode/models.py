@@ -1,0 +1,70 @@
+"""Each person's current health-code colour, every change of it, and the signing keys.
+
+The colour itself is computed by epicore.healthcode (a pure function of facts and a rule set);
+this app stores the result, the history (赋码/转码 with old and new colour, reasons, rule-set
+version and trigger) and the public half of the signing keys.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ColourChoice(models.TextChoices):
+    GREEN = "green", _("green")
+    YELLOW = "yellow", _("yellow")
+    RED = "red", _("red")
+
+
+class CodeState(models.Model):
+    person = models.OneToOneField(
+        "people.Person", on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+    colour = models.CharField(max_length=8, choices=ColourChoice.choices)
+    rule_set = models.CharField(max_length=16)
+    reasons = models.JSONField(default=list)  # [{code, zh, en, condition_zh, condition_en, ...}]
+    until = models.DateTimeField(null=True, blank=True)
+    # The scheduler recolours a person when this time passes (e.g. 7 days after exposure).
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Pseudonymous subject in the person's tokens (HMAC of the person id): scans find the person
+    # by it without the token ever carrying an ID number.
+    subject = models.CharField(max_length=32, unique=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.person_id}: {self.colour}"
+
+
+class ColourChange(models.Model):
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    old_colour = models.CharField(max_length=8, blank=True)  # blank: first assignment (赋码)
+    new_colour = models.CharField(max_length=8, choices=ColourChoice.choices)
+    reasons = models.JSONField(default=list)
+    rule_set = models.CharField(max_length=16)
+    trigger_kind = models.CharField(max_length=16)
+    trigger_ref = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["person", "at"], name="colour_change_person")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.old_colour or '-'} -> {self.new_colour} at {self.at}"
+
+
+class SigningKey(models.Model):
+    """Public part and schedule of a signing key; the private key is derived from the server
+    secret (FANGKONG_SECRET_KEY) and `salt`, so a copy of the database alone cannot sign."""
+
+    kid = models.CharField(max_length=32, primary_key=True)
+    purpose = models.CharField(max_length=16)
+    salt = models.CharField(max_length=64)
+    public_key = models.CharField(max_length=64)  # base64url raw Ed25519
+    not_before = models.DateTimeField()
+    signs_until = models.DateTimeField(null=True, blank=True)
+    verify_until = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.kid}"

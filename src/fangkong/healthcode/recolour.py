@@ -1,0 +1,146 @@
+"""Recolouring (赋码/转码): gather a person's facts from the platform, evaluate, store changes.
+
+Facts come from the domain tables (cases, contacts; tests, quarantine and areas join them as those
+issues land). The colour is epicore.healthcode.evaluate under the rule set in force; every change
+is kept in ColourChange and the batch is written to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from epicore import healthcode as engine
+from fangkong.accounts import audit
+from fangkong.cases.models import Case, Classification, Contact, Degree
+from fangkong.healthcode.keys import subject_for
+from fangkong.healthcode.models import CodeState, ColourChange
+
+CASE_STATUS = {
+    Classification.CONFIRMED: "confirmed",
+    Classification.ASYMPTOMATIC: "asymptomatic",
+    Classification.SUSPECTED: "suspected",
+}
+CONTACT_DEGREE = {Degree.CLOSE: "close", Degree.SECONDARY: "secondary"}
+BATCH = 2000
+
+
+def facts_for(person_ids: Iterable[int]) -> dict[int, list]:
+    """The engine's facts about each person, from the platform's records."""
+    ids = list(person_ids)
+    facts: dict[int, list] = defaultdict(list)
+    for case in Case.objects.filter(person_id__in=ids).exclude(
+        classification=Classification.EXCLUDED
+    ):
+        facts[case.person_id].append(
+            engine.CaseStatus(
+                CASE_STATUS[case.classification], case.reported_at, ref=f"case:{case.pk}"
+            )
+        )
+    for contact in Contact.objects.filter(person_id__in=ids):
+        facts[contact.person_id].append(_contact_fact(contact))
+    return facts
+
+
+def _contact_fact(contact: Contact):
+    ref = f"contact:{contact.pk}"
+    if contact.degree == Degree.COMPANION:
+        return engine.CompanionFlag(contact.created_at, ref=ref)
+    return engine.Contact(CONTACT_DEGREE[contact.degree], contact.last_exposure, ref=ref)
+
+
+def _reason_record(reason) -> dict:
+    return {
+        "code": reason.code,
+        "colour": reason.colour.code,
+        "zh": reason.text.zh,
+        "en": reason.text.en,
+        "condition_zh": reason.condition.text.zh,
+        "condition_en": reason.condition.text.en,
+        "ends_at": reason.condition.ends_at.isoformat() if reason.condition.ends_at else None,
+        "fact": reason.fact_ref,
+        "source": reason.source,
+    }
+
+
+def recolour(
+    person_ids: Iterable[int], trigger_kind: str, trigger_ref: str = "", at: datetime | None = None
+) -> dict[str, int]:
+    """Re-evaluate these people now; store and audit what changed. Returns counts."""
+    at = at or timezone.now()
+    rule_set = engine.rule_set_for(at)
+    ids = sorted(set(person_ids))
+    counts = {"evaluated": 0, "changed": 0}
+    for start in range(0, len(ids), BATCH):
+        _recolour_batch(ids[start : start + BATCH], rule_set, at, trigger_kind, trigger_ref, counts)
+    return counts
+
+
+def _recolour_batch(ids, rule_set, at, trigger_kind, trigger_ref, counts) -> None:
+    facts = facts_for(ids)
+    with transaction.atomic():
+        states = CodeState.objects.select_for_update().in_bulk(ids)
+        changed = []
+        for person_id in ids:
+            verdict = engine.evaluate(facts.get(person_id, ()), rule_set, at)
+            change = _apply(person_id, states.get(person_id), verdict, trigger_kind, trigger_ref)
+            if change is not None:
+                changed.append(change)
+        ColourChange.objects.bulk_create(changed)
+        counts["evaluated"] += len(ids)
+        counts["changed"] += len(changed)
+        if changed:
+            audit.record(
+                None,
+                "healthcode.recolour",
+                object_type="person",
+                details={
+                    "trigger": {"kind": trigger_kind, "ref": trigger_ref},
+                    "rule_set": rule_set.version,
+                    "changes": [
+                        [c.person_id, c.old_colour, c.new_colour, [r["code"] for r in c.reasons]]
+                        for c in changed
+                    ],
+                },
+            )
+
+
+def _apply(person_id, state, verdict, trigger_kind, trigger_ref) -> ColourChange | None:
+    colour = verdict.colour.code
+    reasons = [_reason_record(r) for r in verdict.reasons]
+    same = state is not None and state.colour == colour and _codes(state.reasons) == _codes(reasons)
+    if state is None:
+        state = CodeState(person_id=person_id, subject=subject_for(person_id).hex())
+    old = "" if state.pk is None or state._state.adding else state.colour
+    state.colour, state.reasons, state.rule_set = colour, reasons, verdict.rule_set_version
+    state.until, state.next_check_at = verdict.until, verdict.next_check_at
+    state.save()
+    if same:
+        return None
+    return ColourChange(
+        person_id=person_id,
+        at=verdict.evaluated_at,
+        old_colour=old,
+        new_colour=colour,
+        reasons=reasons,
+        rule_set=verdict.rule_set_version,
+        trigger_kind=trigger_kind,
+        trigger_ref=trigger_ref,
+    )
+
+
+def _codes(reasons: list[dict]) -> list[str]:
+    return [r["code"] for r in reasons]
+
+
+def ensure_state(person_id: int) -> CodeState:
+    """The person's code state, assigning a first colour (赋码) when they have none yet."""
+    state = CodeState.objects.filter(person_id=person_id).first()
+    if state is None:
+        recolour([person_id], "fact", "first_assignment")
+        state = CodeState.objects.get(person_id=person_id)
+    return state

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from epicore.healthcode.keys import KeyRing
+from epicore.healthcode.tokens import TokenRejected, verify_health_token
+from fangkong.accounts import audit
+from fangkong.accounts.models import AuditEntry
+from fangkong.cases import actions
+from fangkong.healthcode import keys
+from fangkong.healthcode.models import CodeState, ColourChange
+from fangkong.healthcode.recolour import recolour
+from fangkong.healthcode.service import code_of, read_scanned_code
+from fangkong.jobs import queue
+from fangkong.jobs.models import Job
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _recent_case(world, person):
+    tracer = world.users["tracer_a"]
+    today = timezone.localdate()
+    clean = actions.check_case(
+        tracer,
+        person.pk,
+        {"classification": "confirmed", "onset_date": (today - timedelta(days=1)).isoformat()},
+    )
+    return actions.do_open_case(tracer, clean)
+
+
+def test_the_world_starts_coloured(world):
+    assert CodeState.objects.get(person=world.person_a2).colour == "red"  # the world's case
+    assert not Job.objects.filter(state="queued").exists()
+
+
+def test_opening_a_case_recolours_its_person_through_the_queue(world):
+    case = _recent_case(world, world.person_a)
+    assert Job.objects.filter(kind="healthcode.recolour", state="queued").exists()
+    queue.run_pending()
+    state = CodeState.objects.get(person=world.person_a)
+    assert state.colour == "red"
+    assert [r["code"] for r in state.reasons] == ["confirmed_case"]
+    change = ColourChange.objects.filter(person=world.person_a).latest("id")
+    assert (change.new_colour, change.trigger_kind, change.trigger_ref) == (
+        "red",
+        "fact",
+        f"case:{case.pk}",
+    )
+    entry = AuditEntry.objects.filter(action="healthcode.recolour").latest("seq")
+    details = json.loads(entry.details) if isinstance(entry.details, str) else entry.details
+    assert details["changes"][0][:3] == [world.person_a.pk, "", "red"]  # first assignment
+    assert audit.verify().ok
+
+
+def test_a_close_contact_turns_red_and_yellow_then_green_by_the_2021_rules(world):
+    """8th edition: 14 days red (a negative from day 13), then 7 days of health monitoring."""
+    exposure = datetime(2022, 4, 1, 10, tzinfo=SHANGHAI)
+    actions.do_record_exposures(
+        world.users["tracer_a"],
+        world.case_a,
+        [actions.ExposureIn(world.person_a.pk, world.person_a2.pk, 1, exposure, exposure)],
+    )
+    recolour([world.person_a.pk], "fact", at=exposure + timedelta(hours=1))
+    state = CodeState.objects.get(person=world.person_a)
+    assert (state.colour, state.rule_set) == ("red", "2021-05")
+    assert state.reasons[0]["code"] == "close_contact"
+    assert state.reasons[0]["condition_zh"]  # tells the resident what turns it back
+
+
+def test_unchanged_colour_and_reasons_record_no_change(world):
+    before = ColourChange.objects.count()
+    recolour([world.person_a2.pk, world.person_b.pk], "fact")
+    assert ColourChange.objects.count() == before
+
+
+def test_codes_are_recoloured_when_their_time_comes(world):
+    due = CodeState.objects.filter(person=world.person_a2)
+    due.update(next_check_at=timezone.now() - timedelta(minutes=1))
+    queue.tick()
+    job = Job.objects.get(kind="healthcode.due", state="queued")
+    queue.tick()  # asked again before it ran: still one job
+    assert Job.objects.filter(kind="healthcode.due", state="queued").count() == 1
+    queue.run_pending()
+    job.refresh_from_db()
+    assert job.state == "done" and job.result["evaluated"] == 1
+    state = due.get()
+    assert state.next_check_at is None or state.next_check_at > timezone.now()
+
+
+def test_a_scanned_code_answers_the_colour_now(world, login):
+    shown = code_of(world.person_a.pk)
+    assert shown.token.startswith("FK1:") and "<svg" in shown.svg
+    CodeState.objects.filter(person=world.person_a).update(colour="yellow")  # changed since
+    response = login("venue_a").post(
+        "/api/healthcode/verify", {"token": shown.token}, content_type="application/json"
+    )
+    body = response.json()
+    assert (body["ok"], body["colour"], body["token_colour"]) == (True, "yellow", "green")
+    assert body["name"] != world.person_a.name and body["name"][0] == world.person_a.name[0]
+    assert world.person_a.doc_number not in shown.token
+
+
+@pytest.mark.parametrize(
+    "damage, codes",
+    [
+        (lambda t: t[:-3], {"token_truncated"}),
+        (
+            lambda t: t[:-10] + ("A" if t[-10] != "A" else "B") + t[-9:],
+            {"token_bad_signature", "token_malformed"},
+        ),
+        (lambda t: "FK9:" + t[4:], {"token_unsupported_version"}),
+        (lambda t: "hello", {"token_wrong_prefix"}),
+    ],
+)
+def test_damaged_codes_are_refused_with_the_reason(world, damage, codes):
+    token = code_of(world.person_a.pk).token
+    result = read_scanned_code(damage(token))
+    assert not result.ok
+    assert result.code in codes and result.message
+
+
+def test_an_expired_code_is_refused(world):
+    issued = timezone.now() - timedelta(hours=1)
+    token = code_of(world.person_a.pk, at=issued).token
+    assert read_scanned_code(token).code == "token_expired"
+
+
+def test_published_keys_verify_offline_and_rotation_keeps_old_codes_valid(world, client):
+    token = code_of(world.person_a.pk).token
+    published = KeyRing.from_jwks(client.get("/healthcode/keys.json").json())
+    assert verify_health_token(token, published, timezone.now()).colour.code == "green"
+    old_kid = keys.key_ring().signing_key("health", timezone.now()).kid
+    keys.rotate("health", timezone.now())
+    assert read_scanned_code(token).ok  # within the overlap
+    assert code_of(world.person_a.pk).token != token
+    keys.revoke(old_kid, timezone.now())
+    assert read_scanned_code(token).code == "token_revoked_key"
+    with pytest.raises(TokenRejected):
+        verify_health_token(token, KeyRing.from_jwks(keys.public_key_set()), timezone.now())
+
+
+def test_resident_page_shows_their_code_and_staff_see_the_history(world, login):
+    page = login("resident_a").get("/me/code/")
+    assert page.status_code == 200
+    assert b"<svg" in page.content and b'data-colour="green"' in page.content
+    history = login("tracer_a").get(f"/people/{world.person_a2.pk}/code/")
+    assert history.status_code == 200
+    assert "确诊病例" in history.content.decode()
