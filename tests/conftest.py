@@ -26,6 +26,7 @@ def world(db):
     from fangkong.accounts.models import User
     from fangkong.cases.models import Case, Contact
     from fangkong.people.models import Person
+    from fangkong.venues.models import Venue
 
     base = _WORLD["world"]
     people = {
@@ -34,7 +35,10 @@ def world(db):
     users = {name: User.objects.get(pk=u.pk) for name, u in base.users.items()}
     case_a = Case.objects.get(pk=base.case_a.pk)
     contact_b = Contact.objects.get(pk=base.contact_b.pk)
-    return dataclasses.replace(base, users=users, case_a=case_a, contact_b=contact_b, **people)
+    venues = {f: Venue.objects.get(pk=getattr(base, f).pk) for f in ("venue_a", "venue_b")}
+    return dataclasses.replace(
+        base, users=users, case_a=case_a, contact_b=contact_b, **people, **venues
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -319,6 +319,19 @@ ZH = {
     "No colour assigned yet.": "尚未赋码。",
     "Valid until %(time)s; this page renews it every minute.": "有效期至 %(time)s；本页每分钟自动刷新。",
     "Why": "赋码原因",
+    "Scan a venue code": "扫场所码",
+    "Venues": "场所",
+    "Location": "位置",
+    "Code poster": "场所码",
+    "Scanner": "扫码核验",
+    "No venues.": "暂无场所。",
+    "already checked in a moment ago": "刚刚已登记",
+    "Checked in": "已登记",
+    "Venue code": "场所码",
+    "Check in": "登记",
+    "Scan to check in": "扫码登记",
+    "Health code (scan or paste)": "健康码（扫描或粘贴）",
+    "or ID card number (no phone)": "或身份证号码（无手机人员）",
 }
 
 

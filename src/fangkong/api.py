@@ -11,6 +11,7 @@ from fangkong.cases.api import router as cases_router
 from fangkong.geo.api import router as geo_router
 from fangkong.healthcode.api import router as healthcode_router
 from fangkong.people.api import router as people_router
+from fangkong.venues.api import router as venues_router
 
 api = NinjaAPI(
     title="Fangkong API",
@@ -32,3 +33,4 @@ api.add_router("/jurisdictions", geo_router)
 api.add_router("/people", people_router)
 api.add_router("/", cases_router)
 api.add_router("/", healthcode_router)
+api.add_router("/", venues_router)

@@ -13,6 +13,7 @@ from fangkong.geo.actions import do_load_divisions
 from fangkong.geo.models import Jurisdiction
 from fangkong.jobs import queue
 from fangkong.people.models import Person
+from fangkong.venues.models import Venue
 
 __all__ = ["CITY", "COUNTY_A", "COUNTY_B", "PASSWORD", "World", "build_world"]
 PASSWORD = "fangkong-test-pass"
@@ -29,6 +30,8 @@ class World:
     users: dict
     case_a: Case  # person_a2's case, reported in county A
     contact_b: Contact  # person_b, a close contact of case_a living in county B
+    venue_a: Venue  # a restaurant in grid_a
+    venue_b: Venue  # a supermarket in grid_b
 
 
 def _grids_of(county: str) -> list[str]:
@@ -60,8 +63,20 @@ def build_world(password: str = PASSWORD) -> World:
     users = ensure_personas(password, grids_a[0], person_a)
     case_a, contact_b = _case_with_contact(users["tracer_a"], person_a2, person_b)
     queue.run_pending()  # colour the world's people now; tests start with an empty queue
+    venue_a = Venue.objects.create(kind="restaurant", name="沙茶面馆", jurisdiction_id=grids_a[0])
+    venue_b = Venue.objects.create(kind="supermarket", name="湖里超市", jurisdiction_id=grids_b[0])
     return World(
-        grids_a[0], grids_a[-1], grids_b[0], person_a, person_a2, person_b, users, case_a, contact_b
+        grids_a[0],
+        grids_a[-1],
+        grids_b[0],
+        person_a,
+        person_a2,
+        person_b,
+        users,
+        case_a,
+        contact_b,
+        venue_a,
+        venue_b,
     )
 
 

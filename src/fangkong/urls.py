@@ -7,6 +7,7 @@ from fangkong.cases import views as case_views
 from fangkong.geo import views as geo_views
 from fangkong.healthcode import views as code_views
 from fangkong.people import views as people_views
+from fangkong.venues import views as venue_views
 from fangkong.web import views as web_views
 
 urlpatterns = [
@@ -28,6 +29,10 @@ urlpatterns = [
     path("contacts/", case_views.contact_list, name="contacts"),
     path("contacts/<int:contact_id>/status/", case_views.contact_status, name="contact_status"),
     path("me/code/", code_views.my_code, name="my_code"),
+    path("me/scan/", venue_views.my_scan, name="my_scan"),
+    path("venues/", venue_views.venue_list, name="venues"),
+    path("venues/<int:venue_id>/poster/", venue_views.venue_poster, name="venue_poster"),
+    path("venues/<int:venue_id>/scan/", venue_views.venue_scanner, name="venue_scanner"),
     path("people/<int:person_id>/code/", code_views.colour_history, name="colour_history"),
     path("healthcode/keys.json", code_views.key_set, name="key_set"),
     path("audit/", account_views.audit_log, name="audit"),

@@ -80,3 +80,16 @@ def test_resident_sees_only_their_own_record(page_as, server):
     own = page.url
     number = int(own.rstrip("/").split("/")[-1])
     assert page.goto(f"{server['url']}/people/{number + 1}/").status == 404
+
+
+def test_resident_scans_a_venue_poster(page_as):
+    operator = page_as("venue_a")
+    operator.click("nav >> text=场所")
+    operator.locator("[data-testid=venues] a:has-text('场所码')").first.click()
+    assert operator.locator("[data-testid=qr] svg").count() == 1
+    token = operator.locator("[data-testid=token]").inner_text()
+    resident = page_as("resident_a")
+    resident.click("nav >> text=扫场所码")
+    resident.fill("input[name=token]", token)
+    resident.click("main button[type=submit]")
+    assert resident.locator("[data-testid=result]").get_attribute("data-colour") == "green"

@@ -50,6 +50,7 @@ CASE_VIEWERS = {"command", "tracer_a", "tracer_b", "grid_a", "quarantine_a"}
 CASE_A = {"command", "tracer_a", "quarantine_a"}
 PERSON_A = {"command", "tracer_a", "grid_a", "quarantine_a", "resident_a"}
 CODE_READERS = {"command", "tracer_a", "tracer_b", "grid_a", "quarantine_a", "venue_a"}
+VENUE_A = {"command", "tracer_a", "grid_a", "quarantine_a", "venue_a"}
 
 
 def allow(personas, status=200, anon=PAGE_LOGIN, others=404):
@@ -146,6 +147,18 @@ CASES = [
         allow({"command", "tracer_b"}),
     ),
     ("healthcode/keys.json", "get", "/healthcode/keys.json", None, {**allow(ALL_STAFF), None: 200}),
+    # Venues: code readers of the venue's subtree print posters and run the door scanner.
+    ("me/scan/", "get", "/me/scan/", None, allow({"resident_a"})),
+    ("venues/", "get", "/venues/", None, allow(CODE_READERS)),
+    ("venues/<int:venue_id>/poster/", "get", "/venues/{va}/poster/", None, allow(VENUE_A)),
+    (
+        "venues/<int:venue_id>/poster/",
+        "get",
+        "/venues/{vb}/poster/",
+        None,
+        allow({"command", "tracer_b"}),
+    ),
+    ("venues/<int:venue_id>/scan/", "get", "/venues/{va}/scan/", None, allow(VENUE_A)),
     ("audit/", "get", "/audit/", None, allow({"auditor"})),
     ("accounts/", "get", "/accounts/", None, allow({"admin"})),
     ("accounts/new/", "get", "/accounts/new/", None, allow({"admin"})),
@@ -252,6 +265,20 @@ CASES = [
         allow(CODE_READERS, anon=API_ANON, others=403),
     ),
     (
+        "api/scan/venue",
+        "post",
+        "/api/scan/venue",
+        {"token": "FK1:NOT A TOKEN"},
+        allow({"resident_a"}, 400, anon=API_ANON, others=403),
+    ),
+    (
+        "api/scan/person",
+        "post",
+        "/api/scan/person",
+        {"venue_id": "{va}", "doc_number": "123"},
+        {**allow(VENUE_A, 400, anon=API_ANON, others=403), "tracer_b": 404},
+    ),
+    (
         "api/audit/verify",
         "get",
         "/api/audit/verify",
@@ -272,6 +299,8 @@ def _fill(template: str, world) -> str:
         sa=world.users["supplies_a"].pk,
         c=world.case_a.pk,
         kb=world.contact_b.pk,
+        va=world.venue_a.pk,
+        vb=world.venue_b.pk,
     )
 
 

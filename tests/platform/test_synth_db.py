@@ -29,7 +29,7 @@ CITY = ("3502",)
 def empty_register(world):
     """The shared world without its three people (rolled back after the test)."""
     User.objects.update(person=None)
-    for model in (ColourChange, CodeState, Exposure, Contact, CaseEvent, Case):
+    for model in (ColourChange, CodeState, Exposure, Contact, CaseEvent, Case, CheckIn, Venue):
         model.objects.all().delete()
     Person.objects.all().delete()
     return world

@@ -1,5 +1,6 @@
 from fangkong.accounts.roles import (
     MANAGE_ACCOUNTS,
+    VERIFY_CODES,
     VIEW_AUDIT,
     VIEW_CASES,
     VIEW_GEO,
@@ -18,6 +19,7 @@ def navigation(request):
             "people": user.can(VIEW_PEOPLE),
             "cases": user.can(VIEW_CASES) and bool(user.scope_code),
             "my_code": user.role == "resident" and bool(user.person_id),
+            "venues": user.can(VERIFY_CODES) and bool(user.scope_code),
             "audit": user.can(VIEW_AUDIT),
             "accounts": user.can(MANAGE_ACCOUNTS),
         }
