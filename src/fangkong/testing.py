@@ -32,6 +32,8 @@ class World:
     contact_b: Contact  # person_b, a close contact of case_a living in county B
     venue_a: Venue  # a restaurant in grid_a
     venue_b: Venue  # a supermarket in grid_b
+    override_id: int  # tracer_a asked to turn person_a yellow; awaiting a second person
+    appeal_id: int  # resident_a (person_a) appealed their code
 
 
 def _grids_of(county: str) -> list[str]:
@@ -77,7 +79,24 @@ def build_world(password: str = PASSWORD) -> World:
         contact_b,
         venue_a,
         venue_b,
+        *_override_and_appeal(users, person_a),
     )
+
+
+def _override_and_appeal(users, person: Person) -> tuple[int, int]:
+    from django.utils import timezone
+
+    from fangkong.healthcode import actions
+
+    override = actions.request_override(
+        users["tracer_a"],
+        person.pk,
+        "yellow",
+        "核酸结果录入错误",
+        timezone.now() + timedelta(days=3),
+    )
+    appeal = actions.file_appeal(users["resident_a"], "我没有去过该场所")
+    return override.pk, appeal.pk
 
 
 def _case_with_contact(tracer, case_person: Person, contact_person: Person):

@@ -50,6 +50,8 @@ CASE_VIEWERS = {"command", "tracer_a", "tracer_b", "grid_a", "quarantine_a"}
 CASE_A = {"command", "tracer_a", "quarantine_a"}
 PERSON_A = {"command", "tracer_a", "grid_a", "quarantine_a", "resident_a"}
 CODE_READERS = {"command", "tracer_a", "tracer_b", "grid_a", "quarantine_a", "venue_a"}
+OVERRIDERS = {"command", "tracer_a", "tracer_b"}
+OVERRIDE_A = {"command", "tracer_a"}
 VENUE_A = {"command", "tracer_a", "grid_a", "quarantine_a", "venue_a"}
 
 
@@ -159,6 +161,25 @@ CASES = [
         allow({"command", "tracer_b"}),
     ),
     ("venues/<int:venue_id>/scan/", "get", "/venues/{va}/scan/", None, allow(VENUE_A)),
+    # Manual colours and appeals: command and tracers of the person's subtree.
+    ("people/<int:person_id>/override/", "get", "/people/{a}/override/", None, allow(OVERRIDE_A)),
+    ("overrides/", "get", "/overrides/", None, allow(OVERRIDERS)),
+    (
+        "overrides/<int:override_id>/decide/",
+        "post",
+        "/overrides/{ov}/decide/",
+        {"approve": "1"},
+        allow(OVERRIDE_A, 302),
+    ),
+    ("me/appeal/", "get", "/me/appeal/", None, allow({"resident_a"})),
+    ("appeals/", "get", "/appeals/", None, allow(OVERRIDERS)),
+    (
+        "appeals/<int:appeal_id>/answer/",
+        "post",
+        "/appeals/{ap}/answer/",
+        {"answer": "已核实，系误判"},
+        allow(OVERRIDE_A, 302),
+    ),
     ("audit/", "get", "/audit/", None, allow({"auditor"})),
     ("accounts/", "get", "/accounts/", None, allow({"admin"})),
     ("accounts/new/", "get", "/accounts/new/", None, allow({"admin"})),
@@ -300,6 +321,8 @@ def _fill(template: str, world) -> str:
         c=world.case_a.pk,
         kb=world.contact_b.pk,
         va=world.venue_a.pk,
+        ov=world.override_id,
+        ap=world.appeal_id,
         vb=world.venue_b.pk,
     )
 

@@ -15,7 +15,7 @@ from fangkong.accounts import audit
 from fangkong.accounts.models import AuditEntry, User
 from fangkong.cases.models import Case, CaseEvent, Contact, Exposure
 from fangkong.geo.models import in_subtree
-from fangkong.healthcode.models import CodeState, ColourChange
+from fangkong.healthcode.models import Appeal, CodeState, ColourChange, ColourOverride
 from fangkong.people.bulk import load_people
 from fangkong.people.management.commands.synth import populate
 from fangkong.people.models import Person
@@ -29,7 +29,18 @@ CITY = ("3502",)
 def empty_register(world):
     """The shared world without its three people (rolled back after the test)."""
     User.objects.update(person=None)
-    for model in (ColourChange, CodeState, Exposure, Contact, CaseEvent, Case, CheckIn, Venue):
+    for model in (
+        Appeal,
+        ColourOverride,
+        ColourChange,
+        CodeState,
+        Exposure,
+        Contact,
+        CaseEvent,
+        Case,
+        CheckIn,
+        Venue,
+    ):
         model.objects.all().delete()
     Person.objects.all().delete()
     return world

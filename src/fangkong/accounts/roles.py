@@ -32,14 +32,26 @@ EDIT_PEOPLE = "people.edit"  # register, correct, import
 VIEW_CASES = "cases.view"  # cases and contacts in scope, identifiers masked
 EDIT_CASES = "cases.edit"  # open and reclassify cases, record contacts and their status
 VERIFY_CODES = "healthcode.verify"  # read a resident's code at a checkpoint or venue
+OVERRIDE_CODES = "healthcode.override"  # request/approve manual colours, answer appeals
 VIEW_AUDIT = "audit.view"
 MANAGE_ACCOUNTS = "accounts.manage"
 
 CAPABILITIES: dict[str, frozenset[str]] = {
-    Role.COMMAND: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, VIEW_CASES, VERIFY_CODES}),
+    Role.COMMAND: frozenset(
+        {VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, VIEW_CASES, VERIFY_CODES, OVERRIDE_CODES}
+    ),
     # Tracers phone contacts and match records across sources: they need the real numbers.
     Role.TRACER: frozenset(
-        {VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE, VIEW_CASES, EDIT_CASES, VERIFY_CODES}
+        {
+            VIEW_GEO,
+            VIEW_PEOPLE,
+            REVEAL_PEOPLE,
+            EDIT_PEOPLE,
+            VIEW_CASES,
+            EDIT_CASES,
+            VERIFY_CODES,
+            OVERRIDE_CODES,
+        }
     ),
     # Labs scan tubes; they find people by scanning, not by browsing (testing issue).
     Role.LAB: frozenset({VIEW_GEO}),

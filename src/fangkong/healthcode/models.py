@@ -68,3 +68,59 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} {self.kid}"
+
+
+class OverrideState(models.TextChoices):
+    PENDING = "pending", _("awaiting approval")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+    ENDED = "ended", _("ended")
+
+
+class ColourOverride(models.Model):
+    """A manual colour (e.g. a data error being corrected): requested by one person, in force only
+    after a second, different person approves it; always with a reason and an end."""
+
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+")
+    colour = models.CharField(_("colour"), max_length=8, choices=ColourChoice.choices)
+    reason = models.CharField(_("reason"), max_length=300)
+    until = models.DateTimeField(_("until"))
+    state = models.CharField(
+        max_length=8, choices=OverrideState.choices, default=OverrideState.PENDING
+    )
+    requested_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"override {self.person_id} -> {self.colour} ({self.state})"
+
+
+class AppealState(models.TextChoices):
+    OPEN = "open", _("open")
+    ANSWERED = "answered", _("answered")
+
+
+class Appeal(models.Model):
+    """A resident disputes their colour; staff of their jurisdiction must answer by `due_at`."""
+
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+")
+    colour = models.CharField(max_length=8, choices=ColourChoice.choices)  # when filed
+    text = models.CharField(_("what is wrong"), max_length=1000)
+    filed_at = models.DateTimeField(auto_now_add=True)
+    due_at = models.DateTimeField(_("answer due"))
+    state = models.CharField(max_length=8, choices=AppealState.choices, default=AppealState.OPEN)
+    answer = models.CharField(_("answer"), max_length=1000, blank=True)
+    answered_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "due_at"], name="appeal_due")]
+
+    def __str__(self) -> str:
+        return f"appeal {self.pk} of {self.person_id} ({self.state})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -18,7 +19,7 @@ from epicore import healthcode as engine
 from fangkong.accounts import audit
 from fangkong.cases.models import Case, Classification, Contact, Degree
 from fangkong.healthcode.keys import subject_for
-from fangkong.healthcode.models import CodeState, ColourChange
+from fangkong.healthcode.models import CodeState, ColourChange, ColourOverride, OverrideState
 
 CASE_STATUS = {
     Classification.CONFIRMED: "confirmed",
@@ -82,11 +83,13 @@ def recolour(
 
 def _recolour_batch(ids, rule_set, at, trigger_kind, trigger_ref, counts) -> None:
     facts = facts_for(ids)
+    overrides = _overrides_in_force(ids, at)
     with transaction.atomic():
         states = CodeState.objects.select_for_update().in_bulk(ids)
         changed = []
         for person_id in ids:
             verdict = engine.evaluate(facts.get(person_id, ()), rule_set, at)
+            verdict = _overridden(verdict, overrides.get(person_id))
             change = _apply(person_id, states.get(person_id), verdict, trigger_kind, trigger_ref)
             if change is not None:
                 changed.append(change)
@@ -109,9 +112,64 @@ def _recolour_batch(ids, rule_set, at, trigger_kind, trigger_ref, counts) -> Non
             )
 
 
-def _apply(person_id, state, verdict, trigger_kind, trigger_ref) -> ColourChange | None:
-    colour = verdict.colour.code
+def _overrides_in_force(ids, at) -> dict[int, ColourOverride]:
+    rows = ColourOverride.objects.filter(
+        person_id__in=ids, state=OverrideState.APPROVED, until__gt=at, decided_at__lte=at
+    ).order_by("decided_at")
+    return {row.person_id: row for row in rows}  # the latest decision wins
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What is stored for a person: the engine's verdict, or an approved override of it."""
+
+    colour: engine.Colour
+    reasons: list[dict]
+    until: datetime | None
+    next_check_at: datetime | None
+    rule_set_version: str
+    evaluated_at: datetime
+
+
+def _overridden(verdict, override: ColourOverride | None) -> _Shown:
     reasons = [_reason_record(r) for r in verdict.reasons]
+    if override is None:
+        return _Shown(
+            verdict.colour,
+            reasons,
+            verdict.until,
+            verdict.next_check_at,
+            verdict.rule_set_version,
+            verdict.evaluated_at,
+        )
+    ends = override.until
+    checks = [t for t in (verdict.next_check_at, ends) if t is not None]
+    return _Shown(
+        engine.Colour.from_code(override.colour),
+        [_override_reason(override)],
+        ends,
+        min(checks),  # the rules take over again when the override ends
+        verdict.rule_set_version,
+        verdict.evaluated_at,
+    )
+
+
+def _override_reason(override: ColourOverride) -> dict:
+    return {
+        "code": "manual_override",
+        "colour": override.colour,
+        "zh": f"人工调整：{override.reason}",
+        "en": f"manual change: {override.reason}",
+        "condition_zh": f"至 {timezone.localtime(override.until):%Y-%m-%d %H:%M}",
+        "condition_en": f"until {timezone.localtime(override.until):%Y-%m-%d %H:%M}",
+        "ends_at": override.until.isoformat(),
+        "fact": f"override:{override.pk}",
+        "source": "two-person approval",
+    }
+
+
+def _apply(person_id, state, verdict, trigger_kind, trigger_ref) -> ColourChange | None:
+    colour, reasons = verdict.colour.code, verdict.reasons
     same = state is not None and state.colour == colour and _codes(state.reasons) == _codes(reasons)
     if state is None:
         state = CodeState(person_id=person_id, subject=subject_for(person_id).hex())

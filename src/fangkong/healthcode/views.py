@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
-from fangkong.accounts.roles import Role
+from fangkong.accounts.roles import OVERRIDE_CODES, Role
+from fangkong.healthcode import actions
 from fangkong.healthcode.keys import ensure_signing_keys, public_key_set
-from fangkong.healthcode.models import ColourChange
+from fangkong.healthcode.models import Appeal, ColourChange, ColourChoice
 from fangkong.healthcode.service import code_of
 from fangkong.people.queries import access_person_by_id
 
@@ -55,15 +59,115 @@ def colour_history(request, person_id: int):
     person = access_person_by_id(request.user, person_id, reason="health-code history")
     changes = ColourChange.objects.filter(person=person).order_by("-at", "-id")[:200]
     rows = [(c, _localised(c.reasons)) for c in changes]
-    return render(request, "healthcode/history.html", {"person": person, "rows": rows})
+    return render(
+        request,
+        "healthcode/history.html",
+        {"person": person, "rows": rows, "can_override": request.user.can(OVERRIDE_CODES)},
+    )
 
 
 @require_GET
 def key_set(request):
     """Public: checkpoints download this to verify codes offline."""
-    from django.utils import timezone
-
     ensure_signing_keys(timezone.now())
     response = JsonResponse(public_key_set())
     response["Cache-Control"] = "public, max-age=300"
     return response
+
+
+def _errors_response(request, template, context, errors):
+    return render(request, template, {**context, "errors": errors}, status=400)
+
+
+@login_required
+def override_new(request, person_id: int):
+    if not request.user.can(OVERRIDE_CODES):
+        raise Http404
+    person = access_person_by_id(request.user, person_id, reason="colour override")
+    context = {"person": person, "colours": ColourChoice.choices, "data": request.POST}
+    if request.method == "POST":
+        try:
+            actions.request_override(
+                request.user,
+                person.pk,
+                request.POST.get("colour", ""),
+                request.POST.get("reason", ""),
+                request.POST.get("until", ""),
+            )
+        except actions.Refused as refused:
+            return _errors_response(
+                request, "healthcode/override_new.html", context, refused.errors
+            )
+        messages.success(request, _("Request recorded; a second person must approve it."))
+        return redirect("overrides")
+    return render(request, "healthcode/override_new.html", {**context, "errors": {}})
+
+
+@login_required
+def override_list(request):
+    if not request.user.can(OVERRIDE_CODES):
+        raise Http404
+    rows = (
+        actions.access_overrides(request.user)
+        .select_related("person", "requested_by", "decided_by")
+        .order_by("-id")[:200]
+    )
+    return render(request, "healthcode/overrides.html", {"overrides": rows})
+
+
+@login_required
+@require_POST
+def override_decide(request, override_id: int):
+    try:
+        actions.decide_override(request.user, override_id, request.POST.get("approve") == "1")
+    except actions.Refused as refused:
+        messages.error(request, "; ".join(refused.errors.values()))
+    except PermissionError:
+        raise Http404 from None
+    return redirect("overrides")
+
+
+@login_required
+def my_appeal(request):
+    if request.user.role != Role.RESIDENT or not request.user.person_id:
+        raise Http404
+    errors = {}
+    if request.method == "POST":
+        try:
+            actions.file_appeal(request.user, request.POST.get("text", ""))
+        except actions.Refused as refused:
+            errors = refused.errors
+        else:
+            messages.success(request, _("Your appeal was sent. You will get an answer here."))
+            return redirect("my_appeal")
+    appeals = Appeal.objects.filter(person_id=request.user.person_id).order_by("-id")[:20]
+    return render(
+        request,
+        "healthcode/my_appeal.html",
+        {"appeals": appeals, "errors": errors},
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+def appeal_list(request):
+    if not request.user.can(OVERRIDE_CODES):
+        raise Http404
+    rows = actions.access_appeals(request.user).select_related("person").order_by("state", "due_at")
+    return render(
+        request,
+        "healthcode/appeals.html",
+        {"appeals": rows[:200], "now": timezone.now()},
+    )
+
+
+@login_required
+@require_POST
+def appeal_answer(request, appeal_id: int):
+    try:
+        actions.answer_appeal(request.user, appeal_id, request.POST.get("answer", ""))
+    except actions.Refused as refused:
+        messages.error(request, "; ".join(refused.errors.values()))
+    except PermissionError:
+        raise Http404 from None
+    return redirect("appeals")

@@ -1,5 +1,6 @@
 from fangkong.accounts.roles import (
     MANAGE_ACCOUNTS,
+    OVERRIDE_CODES,
     VERIFY_CODES,
     VIEW_AUDIT,
     VIEW_CASES,
@@ -20,6 +21,7 @@ def navigation(request):
             "cases": user.can(VIEW_CASES) and bool(user.scope_code),
             "my_code": user.role == "resident" and bool(user.person_id),
             "venues": user.can(VERIFY_CODES) and bool(user.scope_code),
+            "overrides": user.can(OVERRIDE_CODES) and bool(user.scope_code),
             "audit": user.can(VIEW_AUDIT),
             "accounts": user.can(MANAGE_ACCOUNTS),
         }
