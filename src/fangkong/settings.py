@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "fangkong.cases",
     "fangkong.jobs",
     "fangkong.healthcode",
+    "fangkong.ingest",
     "fangkong.web",
 ]
 

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class IngestConfig(AppConfig):
+    name = "fangkong.ingest"
+    verbose_name = _("Scan ingestion")
