@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from epicore.divisions import default_divisions_dir
 from epicore.idcard import make_resident_id
 from fangkong.accounts.personas import CITY, COUNTY_A, COUNTY_B, ensure_personas
-from fangkong.cases.models import Case, Contact
+from fangkong.cases.models import AssistanceRequest, Case, Contact
 from fangkong.geo.actions import do_load_divisions
 from fangkong.geo.models import Jurisdiction
 from fangkong.jobs import queue
@@ -34,6 +34,7 @@ class World:
     venue_b: Venue  # a supermarket in grid_b
     override_id: int  # tracer_a asked to turn person_a yellow; awaiting a second person
     appeal_id: int  # resident_a (person_a) appealed their code
+    assist_id: int  # county A pushed contact_b to county B (区域协查)
 
 
 def _grids_of(county: str) -> list[str]:
@@ -80,6 +81,7 @@ def build_world(password: str = PASSWORD) -> World:
         venue_a,
         venue_b,
         *_override_and_appeal(users, person_a),
+        AssistanceRequest.objects.get(case=case_a).pk,
     )
 
 

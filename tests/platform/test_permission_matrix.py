@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from fangkong.cases.models import AssistanceItem
 from fangkong.testing import COUNTY_A, COUNTY_B
 
 PERSONAS = [
@@ -50,6 +51,7 @@ CASE_VIEWERS = {"command", "tracer_a", "tracer_b", "grid_a", "quarantine_a"}
 CASE_A = {"command", "tracer_a", "quarantine_a"}
 PERSON_A = {"command", "tracer_a", "grid_a", "quarantine_a", "resident_a"}
 CODE_READERS = {"command", "tracer_a", "tracer_b", "grid_a", "quarantine_a", "venue_a"}
+ASSIST_BOTH = {"command", "tracer_a", "tracer_b", "quarantine_a"}
 OVERRIDERS = {"command", "tracer_a", "tracer_b"}
 OVERRIDE_A = {"command", "tracer_a"}
 VENUE_A = {"command", "tracer_a", "grid_a", "quarantine_a", "venue_a"}
@@ -179,6 +181,24 @@ CASES = [
         "/appeals/{ap}/answer/",
         {"answer": "已核实，系误判"},
         allow(OVERRIDE_A, 302),
+    ),
+    # Assistance requests: both ends (and the levels above them) see a request; only the
+    # receiving county's tracers act on it.
+    ("assist/", "get", "/assist/", None, allow(CASE_VIEWERS)),
+    ("assist/<int:request_id>/", "get", "/assist/{xr}/", None, allow(ASSIST_BOTH)),
+    (
+        "assist/<int:request_id>/<str:action>/",
+        "post",
+        "/assist/{xr}/ack/",
+        {},
+        allow({"tracer_b"}, 302),
+    ),
+    (
+        "assist/<int:request_id>/items/<int:item_id>/",
+        "post",
+        "/assist/{xr}/items/{xi}/",
+        {"state": "located"},
+        allow({"tracer_b"}, 302),
     ),
     ("audit/", "get", "/audit/", None, allow({"auditor"})),
     ("accounts/", "get", "/accounts/", None, allow({"admin"})),
@@ -323,6 +343,8 @@ def _fill(template: str, world) -> str:
         va=world.venue_a.pk,
         ov=world.override_id,
         ap=world.appeal_id,
+        xr=world.assist_id,
+        xi=AssistanceItem.objects.get(request_id=world.assist_id).pk,
         vb=world.venue_b.pk,
     )
 

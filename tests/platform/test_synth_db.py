@@ -13,7 +13,15 @@ from epicore.synth import (
 )
 from fangkong.accounts import audit
 from fangkong.accounts.models import AuditEntry, User
-from fangkong.cases.models import Case, CaseEvent, Contact, Exposure
+from fangkong.cases.models import (
+    AssistanceEvent,
+    AssistanceItem,
+    AssistanceRequest,
+    Case,
+    CaseEvent,
+    Contact,
+    Exposure,
+)
 from fangkong.geo.models import in_subtree
 from fangkong.healthcode.models import Appeal, CodeState, ColourChange, ColourOverride
 from fangkong.people.bulk import load_people
@@ -30,6 +38,9 @@ def empty_register(world):
     """The shared world without its three people (rolled back after the test)."""
     User.objects.update(person=None)
     for model in (
+        AssistanceEvent,
+        AssistanceItem,
+        AssistanceRequest,
         Appeal,
         ColourOverride,
         ColourChange,

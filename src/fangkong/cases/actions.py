@@ -241,7 +241,14 @@ def do_record_exposures(actor, case: Case, exposures: list[ExposureIn]) -> dict[
             details=counts,
         )
         request_recolour([e.person_id for e in exposures], "fact", f"case:{case.pk}")
+        counts["requests"] = len(_push(actor, case))
     return counts
+
+
+def _push(actor, case):
+    from fangkong.cases.assist import push_contacts  # assist builds on these actions
+
+    return push_contacts(actor, case)
 
 
 def _check_exposure(exposure: ExposureIn) -> None:

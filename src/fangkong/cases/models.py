@@ -187,3 +187,92 @@ class CaseCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}: {self.last}"
+
+
+class RequestState(models.TextChoices):
+    SENT = "sent", _("sent")
+    ACKNOWLEDGED = "acknowledged", _("acknowledged")
+    COMPLETED = "completed", _("completed")
+
+
+class AssistanceRequest(models.Model):
+    """区域协查: people found by one jurisdiction who are now in another, pushed to it to locate
+    and control, with every step time-stamped so either side can see what is late."""
+
+    number = models.CharField(_("request number"), max_length=40, unique=True)
+    from_jurisdiction = models.ForeignKey(
+        "geo.Jurisdiction", verbose_name=_("from"), on_delete=models.PROTECT, related_name="+"
+    )
+    to_jurisdiction = models.ForeignKey(
+        "geo.Jurisdiction", verbose_name=_("to"), on_delete=models.PROTECT, related_name="+"
+    )
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="+", null=True
+    )
+    state = models.CharField(
+        _("status"), max_length=16, choices=RequestState.choices, default=RequestState.SENT
+    )
+    sent_at = models.DateTimeField(_("sent at"))
+    acknowledge_by = models.DateTimeField(_("acknowledge by"))
+    complete_by = models.DateTimeField(_("complete by"))
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+
+    class Meta:
+        verbose_name = _("assistance request")
+        verbose_name_plural = _("assistance requests")
+        indexes = [
+            models.Index(fields=["to_jurisdiction", "state"], name="assist_to"),
+            models.Index(fields=["from_jurisdiction", "state"], name="assist_from"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ItemState(models.TextChoices):
+    PENDING = "pending", _("to locate")
+    LOCATED = "located", _("located")
+    CONTROLLED = "controlled", _("under control")
+    NOT_FOUND = "not_found", _("not found")
+    ELSEWHERE = "elsewhere", _("not in this jurisdiction")
+
+
+class AssistanceItem(models.Model):
+    request = models.ForeignKey(AssistanceRequest, on_delete=models.CASCADE, related_name="items")
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+", null=True)
+    exposure = models.CharField(_("exposure"), max_length=300, blank=True)
+    state = models.CharField(
+        _("status"), max_length=12, choices=ItemState.choices, default=ItemState.PENDING
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "person"], name="assist_item_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}/{self.person_id} {self.state}"
+
+
+class AssistanceEvent(models.Model):
+    request = models.ForeignKey(AssistanceRequest, on_delete=models.CASCADE, related_name="events")
+    item = models.ForeignKey(AssistanceItem, on_delete=models.CASCADE, null=True, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    kind = models.CharField(max_length=16)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.kind} at {self.at}"

@@ -5,15 +5,17 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from epicore import idcard
 from fangkong.accounts.roles import EDIT_CASES, VIEW_CASES
-from fangkong.cases import actions
-from fangkong.cases.models import Classification, ContactStatus
+from fangkong.cases import actions, assist
+from fangkong.cases.models import Classification, ContactStatus, ItemState
 from fangkong.cases.queries import (
     access_case_by_id,
     access_cases,
@@ -22,6 +24,7 @@ from fangkong.cases.queries import (
     contacts_of_case,
     list_page,
 )
+from fangkong.geo.models import in_subtree
 from fangkong.people.queries import access_person_by_id
 
 
@@ -151,3 +154,85 @@ def contact_status(request, contact_id: int):
     except actions.CaseInvalid as invalid:
         messages.error(request, "; ".join(invalid.errors.values()))
     return redirect("contacts")
+
+
+@login_required
+def assist_list(request):
+    _require(request.user, VIEW_CASES)
+    user, now = request.user, timezone.now()
+    requests = assist.access_requests(user).select_related("from_jurisdiction", "to_jurisdiction")
+    incoming = requests.filter(in_subtree("to_jurisdiction_id", user.scope_code))
+    outgoing = requests.filter(in_subtree("from_jurisdiction_id", user.scope_code))
+    late = set(requests.filter(assist.overdue(now)).values_list("pk", flat=True))
+    rollup = (
+        requests.filter(assist.overdue(now))
+        .values("to_jurisdiction_id", "to_jurisdiction__name")
+        .annotate(n=Count("id"))
+        .order_by("-n")[:20]
+    )
+    return render(
+        request,
+        "cases/assist_list.html",
+        {
+            "incoming": incoming.order_by("state", "complete_by")[:200],
+            "outgoing": outgoing.order_by("-sent_at")[:200],
+            "late": late,
+            "rollup": rollup,
+        },
+    )
+
+
+@login_required
+def assist_detail(request, request_id: int):
+    _require(request.user, VIEW_CASES)
+    item = assist.access_requests(request.user).filter(pk=request_id).first()
+    if item is None:
+        raise Http404
+    receiver = request.user.can(EDIT_CASES) and item.to_jurisdiction_id.startswith(
+        request.user.scope_code
+    )
+    return render(
+        request,
+        "cases/assist_detail.html",
+        {
+            "req": item,
+            "items": item.items.select_related("person").order_by("id"),
+            "events": item.events.select_related("by"),
+            "receiver": receiver,
+            "late": assist.AssistanceRequest.objects.filter(pk=item.pk)
+            .filter(assist.overdue())
+            .exists(),
+            "item_states": [s for s in ItemState.choices if s[0] != ItemState.PENDING],
+        },
+    )
+
+
+@login_required
+@require_POST
+def assist_act(request, request_id: int, action: str):
+    try:
+        if action == "ack":
+            assist.acknowledge(request.user, request_id)
+        elif action == "complete":
+            assist.complete(request.user, request_id)
+        else:
+            raise Http404
+    except actions.CaseInvalid as invalid:
+        messages.error(request, "; ".join(invalid.errors.values()))
+    return redirect("assist", request_id=request_id)
+
+
+@login_required
+@require_POST
+def assist_item(request, request_id: int, item_id: int):
+    try:
+        assist.set_item_state(
+            request.user,
+            request_id,
+            item_id,
+            request.POST.get("state", ""),
+            request.POST.get("note", ""),
+        )
+    except actions.CaseInvalid as invalid:
+        messages.error(request, "; ".join(invalid.errors.values()))
+    return redirect("assist", request_id=request_id)

@@ -1,0 +1,189 @@
+"""Regional assistance requests (区域协查): push contacts living elsewhere to their county, and
+follow the receiver's steps (acknowledge, locate, control, report back) with deadlines.
+
+Deadlines: the 9th edition of the national protocol (2022-06) asks that close contacts be found
+and put under control within 24 hours of the case being reported (“24小时内完成密接的判定和
+管控”); acknowledging within 2 hours is our operational default so a sender knows early whether
+a request has been seen. Both are settings (FANGKONG_ASSIST_ACK_HOURS, FANGKONG_ASSIST_DONE_HOURS).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from epicore import idcard
+from fangkong.accounts import audit
+from fangkong.accounts.roles import EDIT_CASES, VIEW_CASES
+from fangkong.cases.actions import CaseInvalid
+from fangkong.cases.models import (
+    AssistanceEvent,
+    AssistanceItem,
+    AssistanceRequest,
+    Case,
+    CaseCounter,
+    Contact,
+    ItemState,
+    RequestState,
+)
+from fangkong.geo.models import in_subtree
+
+ACK_HOURS = int(getattr(settings, "FANGKONG_ASSIST_ACK_HOURS", 2))
+DONE_HOURS = int(getattr(settings, "FANGKONG_ASSIST_DONE_HOURS", 24))
+COUNTY_DIGITS = 6  # GB/T 2260: the first six digits name the county
+
+
+def county_of(code: str) -> str:
+    return code[:COUNTY_DIGITS]
+
+
+def _number(from_county: str, year: int) -> str:
+    prefix = f"XC{from_county}-{year}"
+    counter, _ = CaseCounter.objects.select_for_update().get_or_create(prefix=prefix)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"{prefix}-{counter.last:04d}"
+
+
+def _exposure_text(contact: Contact) -> str:
+    return f"{contact.get_degree_display()} · {timezone.localtime(contact.last_exposure):%Y-%m-%d %H:%M}"
+
+
+def push_contacts(actor, case: Case) -> list[AssistanceRequest]:
+    """One request per receiving county for the case's contacts living outside its county.
+
+    Idempotent: contacts already pushed for this case are not pushed again.
+    """
+    home = county_of(case.jurisdiction_id)
+    pushed = set(
+        AssistanceItem.objects.filter(request__case=case).values_list("person_id", flat=True)
+    )
+    by_county: dict[str, list[Contact]] = defaultdict(list)
+    for contact in Contact.objects.filter(case=case).exclude(person_id__in=pushed):
+        if county_of(contact.jurisdiction_id) != home:
+            by_county[county_of(contact.jurisdiction_id)].append(contact)
+    return [_send(actor, case, county, contacts) for county, contacts in sorted(by_county.items())]
+
+
+def _send(actor, case: Case, county: str, contacts: list[Contact]) -> AssistanceRequest:
+    now = timezone.now()
+    with transaction.atomic():
+        request = AssistanceRequest.objects.create(
+            number=_number(county_of(case.jurisdiction_id), now.year),
+            from_jurisdiction_id=county_of(case.jurisdiction_id),
+            to_jurisdiction_id=county,
+            case=case,
+            sent_at=now,
+            acknowledge_by=now + timedelta(hours=ACK_HOURS),
+            complete_by=now + timedelta(hours=DONE_HOURS),
+            created_by=actor,
+        )
+        AssistanceItem.objects.bulk_create(
+            AssistanceItem(
+                request=request, person_id=c.person_id, contact=c, exposure=_exposure_text(c)
+            )
+            for c in contacts
+        )
+        AssistanceEvent.objects.create(request=request, by=actor, kind="sent")
+        audit.record(
+            actor,
+            "assist.sent",
+            object_type="assistance",
+            object_id=request.pk,
+            jurisdiction_code=county,
+            details={"case": case.pk, "people": len(contacts)},
+        )
+    return request
+
+
+def access_requests(user) -> QuerySet[AssistanceRequest]:
+    """Requests the user's subtree sent or received (higher levels see both, rolled up)."""
+    if not user.is_authenticated or not user.can(VIEW_CASES) or not user.scope_code:
+        return AssistanceRequest.objects.none()
+    scope = user.scope_code
+    return AssistanceRequest.objects.filter(
+        in_subtree("from_jurisdiction_id", scope) | in_subtree("to_jurisdiction_id", scope)
+    )
+
+
+def _receiving(user, request_id: int) -> AssistanceRequest:
+    """A request the user must act on as receiver; 404 otherwise (senders cannot act on it)."""
+    if not user.can(EDIT_CASES) or not user.scope_code:
+        raise Http404
+    request = (
+        AssistanceRequest.objects.filter(in_subtree("to_jurisdiction_id", user.scope_code))
+        .filter(pk=request_id)
+        .first()
+    )
+    if request is None:
+        raise Http404
+    return request
+
+
+def acknowledge(actor, request_id: int) -> AssistanceRequest:
+    request = _receiving(actor, request_id)
+    if request.state != RequestState.SENT:
+        return request
+    with transaction.atomic():
+        request.state, request.acknowledged_at = RequestState.ACKNOWLEDGED, timezone.now()
+        request.save(update_fields=["state", "acknowledged_at"])
+        AssistanceEvent.objects.create(request=request, by=actor, kind="acknowledged")
+        audit.record(actor, "assist.acknowledged", object_type="assistance", object_id=request.pk)
+    return request
+
+
+def set_item_state(actor, request_id: int, item_id: int, state: str, note: str = "") -> None:
+    request = _receiving(actor, request_id)
+    if state not in ItemState.values or state == ItemState.PENDING:
+        raise CaseInvalid({"state": _("Choose located, under control, not found or elsewhere.")})
+    if request.state == RequestState.COMPLETED:
+        raise CaseInvalid({"state": _("This request is already completed.")})
+    item = request.items.filter(pk=item_id).first()
+    if item is None:
+        raise Http404
+    with transaction.atomic():
+        if request.state == RequestState.SENT:
+            request.state, request.acknowledged_at = RequestState.ACKNOWLEDGED, timezone.now()
+            request.save(update_fields=["state", "acknowledged_at"])
+        item.state, item.note, item.updated_at = state, note[:300], timezone.now()
+        item.save(update_fields=["state", "note", "updated_at"])
+        AssistanceEvent.objects.create(request=request, item=item, by=actor, kind=state, note=note)
+        audit.record(
+            actor,
+            "assist.item",
+            object_type="assistance",
+            object_id=request.pk,
+            details={"item": item.pk, "state": state},
+        )
+
+
+def complete(actor, request_id: int) -> AssistanceRequest:
+    """Report back: allowed once every person has an outcome."""
+    request = _receiving(actor, request_id)
+    if request.items.filter(state=ItemState.PENDING).exists():
+        raise CaseInvalid({"state": _("Give an outcome for every person first.")})
+    with transaction.atomic():
+        request.state, request.completed_at = RequestState.COMPLETED, timezone.now()
+        request.save(update_fields=["state", "completed_at"])
+        AssistanceEvent.objects.create(request=request, by=actor, kind="completed")
+        audit.record(actor, "assist.completed", object_type="assistance", object_id=request.pk)
+    return request
+
+
+def overdue(now=None) -> Q:
+    """Requests past a deadline they have not met."""
+    now = now or timezone.now()
+    late_ack = Q(state=RequestState.SENT, acknowledge_by__lt=now)
+    late_done = ~Q(state=RequestState.COMPLETED) & Q(complete_by__lt=now)
+    return late_ack | late_done
+
+
+def masked_name(item: AssistanceItem) -> str:
+    return idcard.mask_name(item.person.name)

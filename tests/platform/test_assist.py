@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.http import Http404
+from django.utils import timezone
+
+from fangkong.cases import actions, assist
+from fangkong.cases.models import AssistanceRequest, ItemState
+
+
+def _request(world):
+    return AssistanceRequest.objects.get(pk=world.assist_id)
+
+
+def test_contacts_living_in_another_county_are_pushed_there(world):
+    request = _request(world)
+    assert (request.from_jurisdiction_id, request.to_jurisdiction_id) == (
+        world.grid_a[:6],
+        world.grid_b[:6],
+    )
+    assert [i.person_id for i in request.items.all()] == [world.person_b.pk]
+    assert request.number.startswith(f"XC{world.grid_a[:6]}-")
+    assert request.complete_by - request.sent_at == timedelta(hours=assist.DONE_HOURS)
+
+
+def test_pushing_again_sends_nothing_new(world):
+    assert assist.push_contacts(world.users["tracer_a"], world.case_a) == []
+
+
+def test_receiver_acknowledges_locates_and_reports_back(world):
+    tracer_b = world.users["tracer_b"]
+    item = _request(world).items.get()
+    with pytest.raises(actions.CaseInvalid):
+        assist.complete(tracer_b, world.assist_id)  # nobody has an outcome yet
+    assist.acknowledge(tracer_b, world.assist_id)
+    assist.set_item_state(tracer_b, world.assist_id, item.pk, ItemState.CONTROLLED, "已集中隔离")
+    done = assist.complete(tracer_b, world.assist_id)
+    assert done.state == "completed" and done.acknowledged_at <= done.completed_at
+    kinds = list(done.events.values_list("kind", flat=True))
+    assert kinds == ["sent", "acknowledged", "controlled", "completed"]
+
+
+def test_the_sender_sees_but_cannot_act(world):
+    with pytest.raises(Http404):
+        assist.acknowledge(world.users["tracer_a"], world.assist_id)
+    assert assist.access_requests(world.users["tracer_a"]).filter(pk=world.assist_id).exists()
+    assert not assist.access_requests(world.users["lab_a"]).exists()
+
+
+def test_overdue_requests_are_flagged_on_both_sides_and_rolled_up(world, login):
+    AssistanceRequest.objects.filter(pk=world.assist_id).update(
+        acknowledge_by=timezone.now() - timedelta(minutes=5)
+    )
+    assert AssistanceRequest.objects.filter(assist.overdue()).count() == 1
+    for persona in ("tracer_a", "tracer_b", "command"):
+        page = login(persona).get("/assist/").content.decode()
+        assert 'data-overdue="1"' in page
+    assert 'data-testid="rollup"' in login("command").get("/assist/").content.decode()
+
+
+def test_receiver_pages_walk_the_request(world, login):
+    client = login("tracer_b")
+    item = _request(world).items.get()
+    assert client.post(f"/assist/{world.assist_id}/ack/").status_code == 302
+    client.post(f"/assist/{world.assist_id}/items/{item.pk}/", {"state": "located"})
+    page = client.get(f"/assist/{world.assist_id}/").content.decode()
+    assert "已落位" in page or "located" in page
+    assert _request(world).state == "acknowledged"
