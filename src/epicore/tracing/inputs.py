@@ -1,0 +1,458 @@
+"""Read and check the tracing inputs into a DuckDB connection, in one normalised shape.
+
+Every engine sees the same tables, all times as BIGINT seconds since the Unix epoch:
+
+    checkins(person_id, venue_id, t_in, t_out, t_out_missing)   t_out filled, t_out >= t_in
+    cases(person_id, t_from, t_to)                 windows non-empty, overlapping ones merged
+    isolations(person_id, t_isolated)              one per person (the earliest)
+    ping_cells(person_id, t, cell)                 valid coordinates, one ping per person and t
+
+Files are Parquet or CSV, chosen by extension; an Arrow table is accepted too. Times may be
+timestamps (naive ones are Asia/Shanghai wall time, like epicore.synth writes), integers (epoch
+seconds) or, in CSV, ISO-8601 strings (without an offset: Asia/Shanghai). Problems are either
+repaired and counted in the report ("repair") or raised as ValidationError ("reject"); values
+that cannot be read at all (a word in a time column) are always raised.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from epicore.errors import ValidationError
+from epicore.tracing.grid import cell_labels, default_origin
+from epicore.tracing.params import TraceParams
+from epicore.tracing.plan import RunFacts
+from epicore.tracing.report import TraceReport
+
+Source = str | Path | pa.Table
+TZ = "Asia/Shanghai"
+# China Standard Time is UTC+8 all year (no daylight saving since 1991).
+UTC_OFFSET_S = 8 * 3600
+
+COLUMNS: dict[str, dict[str, str]] = {
+    "checkins": {"person_id": "id", "venue_id": "id", "t_in": "time", "t_out": "time"},
+    "cases": {"person_id": "id", "t_from": "time", "t_to": "time"},
+    "pings": {"person_id": "id", "t": "time", "lat": "number", "lon": "number"},
+    "venues": {"venue_id": "id", "kind": "text"},
+    "isolations": {"person_id": "id", "t_isolated": "time"},
+}
+# Columns that may be empty in a valid row (a forgotten scan-out).
+NULLABLE = {("checkins", "t_out")}
+INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
+NUMBER_TYPES = INTEGER_TYPES + ("FLOAT", "DOUBLE", "UBIGINT", "HUGEINT")
+DESCRIBE = {"id": "an integer id", "time": "a time", "number": "a number", "text": "text"}
+
+
+def connect(
+    threads: int | None = None, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the session settings tracing relies on."""
+    con = duckdb.connect()
+    con.execute(f"SET TimeZone = '{TZ}'")  # strings without an offset are local wall time
+    con.execute("SET preserve_insertion_order = false")  # lets big scans stream
+    con.execute("SET enable_progress_bar = false")  # stdout is for results; stages go to stderr
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    return con
+
+
+def label_of(source: Source, kind: str) -> str:
+    return f"<{kind} table>" if isinstance(source, pa.Table) else str(source)
+
+
+def source_relation(con: duckdb.DuckDBPyConnection, source: Source, kind: str) -> str:
+    """SQL naming the raw rows of `source` (a file or an Arrow table)."""
+    if isinstance(source, pa.Table):
+        con.register(f"raw_{kind}", source)
+        return f"raw_{kind}"
+    path = Path(source)
+    if not path.exists():
+        raise ValidationError("tracing.no_file", f"{path}: no such file", file=str(path))
+    quoted = str(path).replace("'", "''")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return f"read_parquet('{quoted}')"
+    if suffix == ".csv":
+        return f"read_csv('{quoted}', all_varchar = true, header = true)"
+    raise ValidationError(
+        "tracing.bad_format",
+        f"{path}: unknown format {suffix!r} (use .parquet or .csv)",
+        file=str(path),
+    )
+
+
+def column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    return {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+
+
+def check_columns(types: dict[str, str], kind: str, label: str, report: TraceReport) -> None:
+    """Missing columns are an error; extra ones are ignored, and the report says so."""
+    missing = [c for c in COLUMNS[kind] if c not in types]
+    if missing:
+        raise ValidationError(
+            "tracing.missing_column",
+            f"{label}: missing column(s) {', '.join(missing)} (needs {', '.join(COLUMNS[kind])})",
+            file=label,
+            column=missing[0],
+        )
+    extra = [c for c in types if c not in COLUMNS[kind]]
+    if extra:
+        report.notes.append(f"{label}: ignored column(s) {', '.join(extra)}")
+
+
+def convert(column: str, role: str, dtype: str, label: str) -> str:
+    """SQL turning a raw column into BIGINT ids/epoch seconds, DOUBLE numbers or text."""
+    col = f'"{column}"'
+    text = f"NULLIF(trim({col}), '')"
+    if dtype == "VARCHAR":
+        return {
+            "id": f"TRY_CAST({text} AS BIGINT)",
+            "number": f"TRY_CAST({text} AS DOUBLE)",
+            "text": text,
+            "time": (
+                f"CASE WHEN regexp_full_match({text}, '-?[0-9]+') THEN TRY_CAST({text} AS BIGINT)"
+                f" ELSE epoch_ms(TRY_CAST({text} AS TIMESTAMPTZ)) // 1000 END"
+            ),
+        }[role]
+    if role == "text":
+        return f"CAST({col} AS VARCHAR)"
+    if role == "number" and (dtype in NUMBER_TYPES or dtype.startswith("DECIMAL")):
+        return f"CAST({col} AS DOUBLE)"
+    if role in ("id", "time") and dtype in INTEGER_TYPES + ("UBIGINT",):
+        return f"CAST({col} AS BIGINT)"
+    if role == "time" and dtype == "TIMESTAMP WITH TIME ZONE":
+        return f"epoch_ms({col}) // 1000"
+    if role == "time" and dtype.startswith("TIMESTAMP"):
+        # A naive timestamp is Asia/Shanghai wall time (docs/tracing.md, "Input").
+        return f"epoch_ms({col}) // 1000 - {UTC_OFFSET_S}"
+    raise ValidationError(
+        "tracing.bad_type",
+        f"{label}: column {column} has type {dtype}, expected {DESCRIBE[role]}",
+        file=label,
+        column=column,
+    )
+
+
+def converted_select(con, source: Source, kind: str, report: TraceReport) -> str:
+    """A SELECT of the kind's columns, converted, after checking names and unreadable values."""
+    label = label_of(source, kind)
+    relation = source_relation(con, source, kind)
+    types = column_types(con, relation)
+    check_columns(types, kind, label, report)
+    exprs = {c: convert(c, role, types[c], label) for c, role in COLUMNS[kind].items()}
+    for column in COLUMNS[kind]:
+        if types[column] == "VARCHAR" and COLUMNS[kind][column] != "text":
+            check_readable(con, relation, column, exprs[column], kind, label)
+    select = ", ".join(f"{e} AS {c}" for c, e in exprs.items())
+    return f"SELECT {select} FROM {relation}"
+
+
+def check_readable(con, relation: str, column: str, expr: str, kind: str, label: str) -> None:
+    """A text value that does not parse is never guessed at: raise, naming an example."""
+    bad, example = con.execute(
+        f'SELECT count(*), min("{column}") FROM {relation} '
+        f"WHERE NULLIF(trim(\"{column}\"), '') IS NOT NULL AND ({expr}) IS NULL"
+    ).fetchall()[0]
+    if bad:
+        role = COLUMNS[kind][column]
+        raise ValidationError(
+            "tracing.bad_value",
+            f"{label}: column {column}: {bad:,} value(s) are not {DESCRIBE[role]} "
+            f"(e.g. {example!r})",
+            file=label,
+            column=column,
+            rows=bad,
+        )
+
+
+def settle(
+    report: TraceReport, params: TraceParams, label: str, column: str, reason: str, rows: int
+) -> None:
+    """Count a repair, or raise when the rule set says bad rows are rejected."""
+    if rows and params.on_bad_rows == "reject":
+        raise ValidationError(
+            "tracing.bad_rows",
+            f"{label}: column {column}: {rows:,} row(s) {reason}",
+            file=label,
+            column=column,
+            rows=rows,
+        )
+    report.count(label, reason, rows)
+
+
+def count_where(con, table: str, condition: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {table} WHERE {condition}").fetchall()[0][0]
+
+
+def drop_where(con, table: str, condition: str, rows: int) -> None:
+    if rows:
+        con.execute(f"DELETE FROM {table} WHERE {condition}")
+
+
+def load_venue_dwell(con, venues: Source | None, params: TraceParams, report: TraceReport) -> None:
+    """venue_dwell(venue_id, dwell_s): the assumed stay at each known venue."""
+    kinds = pa.table(
+        {
+            "kind": pa.array(list(params.dwell_by_kind), pa.string()),
+            "dwell_s": pa.array(list(params.dwell_by_kind.values()), pa.int64()),
+        }
+    )
+    con.register("dwell_by_kind", kinds)
+    if venues is None:
+        con.execute("CREATE OR REPLACE TABLE venue_dwell (venue_id BIGINT, dwell_s BIGINT)")
+        return
+    label = label_of(venues, "venues")
+    select = converted_select(con, venues, "venues", report)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE venues_raw AS {select}")
+    settle(
+        report,
+        params,
+        label,
+        "venue_id",
+        "without a venue_id",
+        count_where(con, "venues_raw", "venue_id IS NULL"),
+    )
+    clash = con.execute(
+        "SELECT venue_id FROM venues_raw WHERE venue_id IS NOT NULL "
+        "GROUP BY venue_id HAVING count(DISTINCT kind) > 1 LIMIT 1"
+    ).fetchall()
+    if clash:
+        raise ValidationError(
+            "tracing.conflicting_rows",
+            f"{label}: column kind: venue {clash[0][0]} has more than one kind",
+            file=label,
+            column="kind",
+        )
+    unknown = count_where(
+        con, "venues_raw", "venue_id IS NOT NULL AND kind NOT IN (SELECT kind FROM dwell_by_kind)"
+    )
+    if unknown:
+        report.notes.append(f"{label}: {unknown:,} venue(s) of a kind without a dwell rule")
+    con.execute(
+        "CREATE OR REPLACE TABLE venue_dwell AS SELECT DISTINCT v.venue_id, d.dwell_s "
+        "FROM venues_raw v JOIN dwell_by_kind d ON v.kind = d.kind WHERE v.venue_id IS NOT NULL"
+    )
+
+
+def load_checkins(con, source: Source, params: TraceParams, report: TraceReport) -> RunFacts:
+    """checkins: a view of the valid rows with t_out filled from the dwell rules.
+
+    Parquet and Arrow inputs stay where they are: each stage reads only the columns and row
+    groups it needs, which is cheaper than one copy of a 100 M-row table in memory. CSV is
+    parsed once into a table (parsing text again for every stage would cost more).
+    """
+    label = label_of(source, "checkins")
+    select = converted_select(con, source, "checkins", report)
+    is_csv = not isinstance(source, pa.Table) and Path(source).suffix.lower() == ".csv"
+    con.execute(
+        f"CREATE OR REPLACE {'TABLE' if is_csv else 'VIEW'} checkins_all AS "
+        "SELECT c.person_id, c.venue_id, c.t_in, "
+        f"coalesce(c.t_out, c.t_in + coalesce(d.dwell_s, {int(params.default_dwell_s)})) AS t_out, "
+        "c.t_out IS NULL AS t_out_missing "
+        f"FROM ({select}) c LEFT JOIN venue_dwell d ON c.venue_id = d.venue_id"
+    )
+    empty = "person_id IS NULL OR venue_id IS NULL OR t_in IS NULL"
+    total, missing, reversed_, filled, people, longest = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {empty}), "
+        "count(*) FILTER (WHERE t_out < t_in), "
+        "count(*) FILTER (WHERE t_out_missing AND t_in IS NOT NULL), "
+        "approx_count_distinct(person_id), "
+        f"coalesce(max(t_out - t_in) FILTER (WHERE NOT ({empty}) AND t_out >= t_in), 0) "
+        "FROM checkins_all"
+    ).fetchall()[0]
+    report.rows_read["checkins"] = total
+    settle(
+        report,
+        params,
+        label,
+        "person_id/venue_id/t_in",
+        "with an empty person_id, venue_id or t_in, dropped",
+        missing,
+    )
+    settle(report, params, label, "t_out", "with t_out before t_in, dropped", reversed_)
+    report.count(label, "without t_out, filled with the venue kind's assumed dwell", filled)
+    con.execute(
+        "CREATE OR REPLACE VIEW checkins AS SELECT person_id, venue_id, t_in, t_out "
+        f"FROM checkins_all WHERE NOT ({empty}) AND t_out >= t_in"
+    )
+    facts = RunFacts(
+        int(people), int(min(longest, params.long_stay_s)), longest > params.long_stay_s
+    )
+    if params.check_duplicates:
+        duplicates = count_duplicates(con)
+        settle(
+            report,
+            params,
+            label,
+            "all",
+            "duplicated an earlier row (ignored: they cannot change the contacts)",
+            duplicates,
+        )
+    return facts
+
+
+def count_duplicates(con) -> int:
+    """Rows equal to another row. They are kept: contacts are a set, so copies change nothing."""
+    return con.execute(
+        "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM checkins "
+        "GROUP BY person_id, venue_id, t_in, t_out HAVING count(*) > 1)"
+    ).fetchall()[0][0]
+
+
+def load_cases(con, source: Source, params: TraceParams, report: TraceReport) -> None:
+    """Index cases with non-empty infectious windows; a person's overlapping windows merged."""
+    label = label_of(source, "cases")
+    rows = con.execute(converted_select(con, source, "cases", report)).fetchall()
+    report.rows_read["cases"] = len(rows)
+    complete = [r for r in rows if None not in r]
+    settle(
+        report,
+        params,
+        label,
+        "person_id/t_from/t_to",
+        "with an empty value, dropped",
+        len(rows) - len(complete),
+    )
+    windows = [r for r in complete if r[2] > r[1]]
+    settle(
+        report,
+        params,
+        label,
+        "t_to",
+        "with an empty window (t_to <= t_from), dropped",
+        len(complete) - len(windows),
+    )
+    distinct = sorted(set(windows))
+    settle(
+        report,
+        params,
+        label,
+        "all",
+        "duplicated an earlier row, dropped",
+        len(windows) - len(distinct),
+    )
+    merged = merge_windows(distinct)
+    report.count(
+        label,
+        "windows overlapping another window of the same case, merged",
+        len(distinct) - len(merged),
+    )
+    table = pa.table(
+        {
+            name: pa.array([r[i] for r in merged], pa.int64())
+            for i, name in enumerate(("person_id", "t_from", "t_to"))
+        }
+    )
+    con.register("cases_arrow", table)
+    con.execute("CREATE OR REPLACE TABLE cases AS SELECT * FROM cases_arrow")
+
+
+def merge_windows(rows: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Merge overlapping or touching windows of one person; rows sorted by (person, t_from)."""
+    merged: list[list[int]] = []
+    for person, start, end in rows:
+        if merged and merged[-1][0] == person and start <= merged[-1][2]:
+            merged[-1][2] = max(merged[-1][2], end)
+        else:
+            merged.append([person, start, end])
+    return [tuple(m) for m in merged]  # type: ignore[misc]
+
+
+def load_isolations(con, source: Source | None, params: TraceParams, report: TraceReport) -> None:
+    """isolations(person_id, t_isolated): when each contact was isolated (earliest if several)."""
+    if source is None:
+        con.execute("CREATE OR REPLACE TABLE isolations (person_id BIGINT, t_isolated BIGINT)")
+        return
+    label = label_of(source, "isolations")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE isolations_raw AS {converted_select(con, source, 'isolations', report)}"
+    )
+    empty = count_where(con, "isolations_raw", "person_id IS NULL OR t_isolated IS NULL")
+    settle(report, params, label, "person_id/t_isolated", "with an empty value, dropped", empty)
+    con.execute(
+        "CREATE OR REPLACE TABLE isolations AS SELECT person_id, min(t_isolated) AS t_isolated "
+        "FROM isolations_raw WHERE person_id IS NOT NULL AND t_isolated IS NOT NULL GROUP BY person_id"
+    )
+    kept = con.execute("SELECT count(*) FROM isolations").fetchall()[0][0]
+    report.count(
+        label,
+        "more than one isolation time for a person, earliest kept",
+        len_of(con, "isolations_raw") - empty - kept,
+    )
+
+
+def len_of(con, table: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+
+def load_pings(
+    con, source: Source | None, params: TraceParams, report: TraceReport
+) -> tuple[float, float] | None:
+    """ping_cells(person_id, t, cell): valid pings with their grid cell; returns the grid origin."""
+    if source is None:
+        con.execute("CREATE OR REPLACE TABLE ping_cells (person_id BIGINT, t BIGINT, cell VARCHAR)")
+        return None
+    label = label_of(source, "pings")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE pings_raw AS {converted_select(con, source, 'pings', report)}"
+    )
+    report.rows_read["pings"] = len_of(con, "pings_raw")
+    empty = "person_id IS NULL OR t IS NULL OR lat IS NULL OR lon IS NULL"
+    missing = count_where(con, "pings_raw", empty)
+    settle(report, params, label, "person_id/t/lat/lon", "with an empty value, dropped", missing)
+    drop_where(con, "pings_raw", empty, missing)
+    impossible = "isnan(lat) OR isnan(lon) OR lat < -90 OR lat > 90 OR lon < -180 OR lon > 180"
+    bad = count_where(con, "pings_raw", impossible)
+    settle(report, params, label, "lat/lon", "with impossible coordinates, dropped", bad)
+    drop_where(con, "pings_raw", impossible, bad)
+    # Two pings of one person at one second: keep the one with the smallest (lat, lon).
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE pings_ok AS SELECT person_id, t, arg_min(lat, (lat, lon)) AS lat, "
+        "arg_min(lon, (lat, lon)) AS lon, count(*) AS n FROM pings_raw GROUP BY person_id, t"
+    )
+    repeats = con.execute("SELECT coalesce(sum(n - 1), 0) FROM pings_ok").fetchall()[0][0]
+    settle(
+        report,
+        params,
+        label,
+        "t",
+        "repeating a person's time, one kept (smallest lat, lon)",
+        repeats,
+    )
+    table = con.sql("SELECT person_id, t, lat, lon FROM pings_ok").to_arrow_table()
+    origin = params.grid_origin or default_origin(
+        np.asarray(table["lat"]), np.asarray(table["lon"])
+    )
+    cells = cell_labels(np.asarray(table["lat"]), np.asarray(table["lon"]), origin, params.cell_m)
+    con.register(
+        "ping_cells_arrow",
+        pa.table({"person_id": table["person_id"], "t": table["t"], "cell": cells}),
+    )
+    con.execute("CREATE OR REPLACE TABLE ping_cells AS SELECT * FROM ping_cells_arrow")
+    return origin
+
+
+def load_all(
+    con,
+    checkins: Source,
+    cases: Source,
+    params: TraceParams,
+    report: TraceReport,
+    *,
+    pings: Source | None = None,
+    venues: Source | None = None,
+    isolations: Source | None = None,
+) -> tuple[RunFacts, tuple[float, float] | None]:
+    """Load every input into `con`; returns the facts for the plan and the grid origin (None
+    without pings)."""
+    load_venue_dwell(con, venues, params, report)
+    facts = load_checkins(con, checkins, params, report)
+    load_cases(con, cases, params, report)
+    load_isolations(con, isolations, params, report)
+    return facts, load_pings(con, pings, params, report)

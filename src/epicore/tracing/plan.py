@@ -1,0 +1,298 @@
+"""The tracing algorithm as SQL stages, one text for DuckDB and Spark SQL.
+
+Each stage is (table name, SELECT); an engine runs them in order, keeping each result as a table
+(DuckDB) or a cached view (Spark). The stages read the normalised inputs described in
+epicore.tracing.inputs: checkins, cases, isolations, ping_cells. All times are BIGINT seconds.
+
+How a venue hop finds contacts without comparing every pair of stays at a venue:
+1. "Sources" are the stays that pass the infection on (a case's check-ins clipped to its
+   window; for the second hop a close contact's check-ins clipped to [first exposure,
+   isolation)); "candidates" are the check-ins of people not yet found (nor cases).
+2. The side with fewer people is "small"; each of its stays is spread over the time buckets
+   (`bucket_s`) from (start - reach) to its end, where reach is the longest stay in the data
+   (at most `long_stay_s`). Each stay of the big side is one row, keyed by the bucket of its
+   start, so the big side (up to every check-in) streams through one hash join and is never
+   multiplied. Two stays overlap only if the big one starts within (small start - its own
+   length, small end), so every overlapping pair meets exactly once.
+3. Big-side stays longer than reach (none in typical data, and then the branch is left out)
+   are spread over their own buckets and meet in the bucket where the overlap starts.
+4. A pair counts if the overlap is > 0 and >= min_overlap_s; per person the best exposure is
+   kept with one aggregation (min of a struct): earliest start, then longest overlap, then the
+   smallest via_person_id, then the smallest venue_id (or cell).
+Companions (fewer rows: pings are not in the hot path) spread both sides over their own
+buckets, meet in the bucket of the overlap's start, and sum a pair's overlap per (person, case,
+cell) before the threshold (a trail may cross a cell in several pieces).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from epicore.tracing.params import TraceParams
+
+# "Not isolated yet": later than any time in the data (year ~128,000).
+OPEN_END = 4_000_000_000_000
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few spellings in which DuckDB and Spark SQL differ."""
+
+    name: str
+    string_type: str
+
+    def explode_range(self, low: str, high: str) -> str:
+        if self.name == "spark":
+            return f"explode(sequence({low}, {high}))"
+        return f"unnest(generate_series({low}, {high}))"
+
+    def struct(self, fields: list[tuple[str, str]]) -> str:
+        """A struct literal; structs order field by field in both engines."""
+        if self.name == "spark":
+            return "named_struct(" + ", ".join(f"'{n}', {e}" for n, e in fields) + ")"
+        return "struct_pack(" + ", ".join(f"{n} := {e}" for n, e in fields) + ")"
+
+    def idiv(self, a: str, b: int) -> str:
+        """Integer division of non-negative numbers (times are seconds after 1970)."""
+        return f"(({a}) DIV {b})" if self.name == "spark" else f"(({a}) // {b})"
+
+
+DUCKDB = Dialect("duckdb", "VARCHAR")
+SPARK = Dialect("spark", "STRING")
+
+Stage = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the loader learnt about the check-ins that shapes (never changes) the joins."""
+
+    people: int  # distinct people with check-ins (approximate is fine)
+    reach_s: int  # longest stay that is joined by its start bucket (<= params.long_stay_s)
+    has_long: bool = True  # some check-in is longer than reach_s (False: skip that branch)
+
+
+def stages(
+    params: TraceParams,
+    dialect: Dialect,
+    with_pings: bool,
+    facts: RunFacts,
+    count: Callable[[str], int],
+) -> Iterator[Stage]:
+    """Every stage of a run, in order: hop 1, hop 2 (if asked), companions (if pings), output.
+
+    A generator: `count(table)` asks the engine how many rows a finished stage has, which
+    decides how the next hop joins (the answer never depends on it, only the speed).
+    """
+    yield ("case_stays", case_stays_sql())
+    side = smaller_side(count("cases"), facts.people - count("cases"))
+    yield ("found_1", venue_hop_sql("case_stays", "cases", side, params, dialect, facts))
+    yield ("excluded_2", excluded_sql(["cases", "found_1"]))
+    if params.hops == 2:
+        found = count("found_1")
+        side = smaller_side(found, facts.people - count("excluded_2"))
+        sources = f"({contact_stays_sql()})"  # streamed when it is the big side
+        if side == "sources":  # small: keep it as a table (this also avoids a DuckDB 2.0.0
+            # internal error, "dict-surviving cache", seen when it was a subquery here)
+            yield ("contact_stays", contact_stays_sql())
+            sources = "contact_stays"
+        yield ("found_2", venue_hop_sql(sources, "excluded_2", side, params, dialect, facts))
+    if with_pings:
+        yield ("ping_spans", ping_spans_sql(params))
+        yield ("case_cells", case_cells_sql())
+        done = ["cases", "found_1"] + (["found_2"] if params.hops == 2 else [])
+        yield ("excluded_c", excluded_sql(done))
+        yield ("cand_c", companion_candidates_sql())
+        yield ("found_c", companions_sql(params, dialect))
+    yield ("contacts", output_sql(params, dialect, with_pings))
+
+
+def smaller_side(source_people: int, candidate_people: int) -> str:
+    """Which side of a hop to spread over time buckets: the one with fewer people."""
+    return "sources" if source_people <= candidate_people else "candidates"
+
+
+def case_stays_sql() -> str:
+    """Cases' check-ins clipped to their infectious windows."""
+    return (
+        "SELECT k.person_id AS via, c.venue_id AS place, "
+        "greatest(c.t_in, k.t_from) AS s, least(c.t_out, k.t_to) AS e "
+        "FROM checkins c JOIN cases k ON c.person_id = k.person_id "
+        "WHERE least(c.t_out, k.t_to) > greatest(c.t_in, k.t_from)"
+    )
+
+
+def contact_stays_sql() -> str:
+    """Close contacts' check-ins from their first exposure until their isolation (第九版)."""
+    end = f"coalesce(i.t_isolated, {OPEN_END})"
+    return (
+        f"SELECT d.person_id AS via, c.venue_id AS place, greatest(c.t_in, d.xs) AS s, "
+        f"least(c.t_out, {end}) AS e "
+        "FROM found_1 d JOIN checkins c ON c.person_id = d.person_id "
+        "LEFT JOIN isolations i ON i.person_id = d.person_id "
+        f"WHERE least(c.t_out, {end}) > greatest(c.t_in, d.xs)"
+    )
+
+
+def excluded_sql(tables: list[str]) -> str:
+    """People already reported (or cases): later hops never report them again."""
+    return " UNION ".join(f"SELECT DISTINCT person_id FROM {t}" for t in tables)
+
+
+def venue_hop_sql(
+    sources: str, excluded: str, side: str, params: TraceParams, d: Dialect, facts: RunFacts
+) -> str:
+    """Best qualifying venue exposure per person: (person_id, via, place, xs, xe, overlap).
+
+    The smaller side is spread over every time bucket from (start - reach) to its end; each
+    stay of the other side, if not longer than `reach`, is one row keyed by its start bucket,
+    so the big side is joined as it streams by and never multiplied. An overlapping pair meets
+    exactly once: the big-side stay starts inside the spread range of the small-side stay.
+    Longer big-side stays (rare) are spread over their own buckets and meet in the bucket of
+    the overlap's start, as in `pairs_sql`.
+    """
+    reach, b = facts.reach_s, params.bucket_s
+    candidates = (
+        "SELECT c.person_id AS who, c.venue_id AS place, c.t_in AS s, c.t_out AS e "
+        "FROM checkins c WHERE c.t_out > c.t_in "
+        f"AND NOT EXISTS (SELECT 1 FROM {excluded} x WHERE x.person_id = c.person_id)"
+    )
+    src = f"SELECT via AS who, place, s, e FROM {sources} src"
+    small, big = (src, candidates) if side == "sources" else (candidates, src)
+    spread = (
+        f"SELECT who, place, s, e, {d.explode_range(d.idiv(f's - {reach}', b), d.idiv('e - 1', b))}"
+        " AS bucket FROM small"
+    )
+    long_b = f"SELECT who, place, s, e, {d.explode_range(d.idiv('s', b), d.idiv('e - 1', b))} AS bucket FROM big WHERE e - s > {reach}"
+    a, c = ("m", "k") if side == "sources" else ("k", "m")  # a: the source, c: the candidate
+    start, end = f"greatest({a}.s, {c}.s)", f"least({a}.e, {c}.e)"
+    keep = f"{end} > {start} AND {end} - {start} >= {int(params.min_overlap_s)}"
+    chosen = f"SELECT {c}.who AS person_id, {a}.who AS via, m.place, {start} AS xs, {end} AS xe"
+    pairs = (
+        f"{chosen} FROM small_b m JOIN big k ON m.place = k.place "
+        f"AND m.bucket = {d.idiv('k.s', b)} WHERE k.e - k.s <= {reach} AND {keep}"
+    )
+    if facts.has_long:  # else `big` is read once, as it streams (never materialised)
+        pairs += (
+            f" UNION ALL {chosen} FROM small_b m JOIN long_b k ON m.place = k.place "
+            f"AND m.bucket = k.bucket WHERE k.bucket = {d.idiv(start, b)} AND {keep}"
+        )
+    return (
+        f"WITH small AS ({small}), big AS ({big}), small_b AS ({spread}), "
+        f"long_b AS ({long_b}), pairs AS ({pairs}) {best_sql('pairs', 'xe - xs', 'place', d)}"
+    )
+
+
+def spans_sql(table: str) -> str:
+    """Per place, the earliest start and latest end of the table's stays."""
+    return f"SELECT place, min(s) AS lo, max(e) AS hi FROM {table} GROUP BY place"
+
+
+def narrowed(sources: str) -> str:
+    """Sources at places and times where some candidate is: when few people are left to find
+    (the second hop in a dense outbreak), the many sources shrink to the few that matter."""
+    return (
+        f"SELECT a.* FROM {sources} a JOIN ({spans_sql('cand_c')}) r ON a.place = r.place "
+        "WHERE a.e > r.lo AND a.s < r.hi"
+    )
+
+
+def bucketed(table: str, who: str, d: Dialect, b: int) -> str:
+    """One row per stay and time bucket it covers (stays are non-empty: e > s)."""
+    return (
+        f"SELECT {who} AS who, place, s, e, "
+        f"{d.explode_range(d.idiv('s', b), d.idiv('e - 1', b))} AS bucket FROM {table}"
+    )
+
+
+def pairs_sql(params: TraceParams, d: Dialect) -> str:
+    """Overlapping (source, candidate) stays, each pair once: in the bucket of its start."""
+    start, end = "greatest(a.s, c.s)", "least(a.e, c.e)"
+    return (
+        f"SELECT c.who AS person_id, a.who AS via, a.place, {start} AS xs, {end} AS xe "
+        f"FROM src_b a JOIN cand_b c ON a.place = c.place AND a.bucket = c.bucket "
+        f"WHERE a.bucket = {d.idiv(start, params.bucket_s)} AND {end} > {start} "
+        f"AND {end} - {start} >= {int(params.min_overlap_s)}"
+    )
+
+
+def best_sql(table: str, length: str, place: str, d: Dialect) -> str:
+    """Earliest exposure per person; ties: longest, smallest via, smallest place.
+
+    The minimum of a struct compares field by field, so one hash aggregation picks the best
+    row (cheaper than ranking every pair with a window function)."""
+    key = d.struct(
+        [("xs", "xs"), ("neg", f"-({length})"), ("via", "via"), ("place", place), ("xe", "xe")]
+    )
+    return (
+        "SELECT person_id, b.via AS via, b.place AS place, b.xs AS xs, b.xe AS xe, "
+        f"-b.neg AS overlap FROM (SELECT person_id, min({key}) AS b FROM {table} "
+        "GROUP BY person_id) best"
+    )
+
+
+def ping_spans_sql(params: TraceParams) -> str:
+    """A ping stands for the time until the person's next ping, at most ping_max_gap_s."""
+    gap = int(params.ping_max_gap_s)
+    return (
+        f"SELECT person_id, cell AS place, t AS s, "
+        f"least(coalesce(lead(t) OVER (PARTITION BY person_id ORDER BY t), t + {gap}), "
+        f"t + {gap}) AS e FROM ping_cells"
+    )
+
+
+def case_cells_sql() -> str:
+    """Cases' time in each cell, clipped to their windows."""
+    return (
+        "SELECT k.person_id AS via, p.place, greatest(p.s, k.t_from) AS s, "
+        "least(p.e, k.t_to) AS e FROM ping_spans p JOIN cases k ON p.person_id = k.person_id "
+        "WHERE least(p.e, k.t_to) > greatest(p.s, k.t_from)"
+    )
+
+
+def companion_candidates_sql() -> str:
+    """Others' time in the cells and spans the cases were in (a stage: it is read twice)."""
+    return (
+        f"WITH spans AS ({spans_sql('case_cells')}) "
+        "SELECT p.person_id, p.place, p.s, p.e FROM ping_spans p JOIN spans r ON p.place = r.place "
+        "WHERE p.e > r.lo AND p.s < r.hi AND p.e > p.s "
+        "AND NOT EXISTS (SELECT 1 FROM excluded_c x WHERE x.person_id = p.person_id)"
+    )
+
+
+def companions_sql(params: TraceParams, d: Dialect) -> str:
+    """Companions: time shared in one cell with one case, summed, more than companion_min_s."""
+    b = params.bucket_s
+    zero = TraceParams(min_overlap_s=0, bucket_s=b)  # every positive piece counts towards the sum
+    totals = (
+        "SELECT person_id, via, place, min(xs) AS xs, max(xe) AS xe, sum(xe - xs) AS total "
+        f"FROM pairs GROUP BY person_id, via, place HAVING sum(xe - xs) > {int(params.companion_min_s)}"
+    )
+    return (
+        f"WITH src AS ({narrowed('case_cells')}), "
+        f"src_b AS ({bucketed('src', 'via', d, b)}), "
+        f"cand_b AS ({bucketed('cand_c', 'person_id', d, b)}), "
+        f"pairs AS ({pairs_sql(zero, d)}), "
+        f"totals AS ({totals}) "
+        f"{best_sql('totals', 'total', 'place', d)}"
+    )
+
+
+def output_sql(params: TraceParams, d: Dialect, with_pings: bool) -> str:
+    """The contacts in the output columns (times still epoch seconds)."""
+    null_text = f"CAST(NULL AS {d.string_type})"
+    parts = [
+        f"SELECT person_id, '1' AS degree, via AS via_person_id, place AS venue_id, "
+        f"{null_text} AS cell, xs AS exposure_start, xe AS exposure_end, overlap AS overlap_seconds "
+        "FROM found_1"
+    ]
+    if params.hops == 2:
+        parts.append(parts[0].replace("'1'", "'2'").replace("found_1", "found_2"))
+    if with_pings:
+        parts.append(
+            "SELECT person_id, 'companion' AS degree, via AS via_person_id, "
+            "CAST(NULL AS BIGINT) AS venue_id, place AS cell, xs AS exposure_start, "
+            "xe AS exposure_end, overlap AS overlap_seconds FROM found_c"
+        )
+    return " UNION ALL ".join(parts)

@@ -1,0 +1,432 @@
+"""Contact tracing: DuckDB equals the pure-Python reference; definitions on hand-made cases."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tracing_cases.helpers import (
+    ORIGIN,
+    T0,
+    H,
+    border_latitude,
+    busy_venue,
+    by_person,
+    cases,
+    checkins,
+    combine,
+    edge_cases,
+    pings,
+    traced_both,
+)
+
+from epicore.errors import ValidationError
+from epicore.synth import SynthConfig, write_parquet
+from epicore.tracing import TraceParams, read_cases, read_checkins, trace
+from epicore.tracing.cli import main
+from epicore.tracing.grid import E2, WGS84_A, project
+
+EDGE = edge_cases()
+
+
+def run_edge(name: str, params: TraceParams | None = None) -> dict[int, dict]:
+    data = combine([EDGE[name]])
+    return by_person(
+        traced_both(data["checkins"], data["cases"], params, isolations=data["isolations"])
+    )
+
+
+# --- Definitions on hand-made cases ----------------------------------------------------------
+
+
+def test_touching_stays_are_not_contacts_and_min_overlap_is_inclusive():
+    found = run_edge("touching", TraceParams(hops=1))  # with 2 hops, 2 and 4 meet 3 later
+    assert set(found) == {3}
+    assert found[3]["overlap_seconds"] == 900 and found[3]["degree"] == "1"
+
+
+def test_zero_min_overlap_still_needs_a_positive_overlap():
+    assert set(run_edge("touching", TraceParams(min_overlap_s=0, hops=1))) == {3, 4}
+
+
+def test_a_stay_across_midnight_is_traced_on_both_days():
+    found = run_edge("midnight")
+    assert set(found) == {2}
+    assert found[2]["exposure_start"].timestamp() == T0
+    assert found[2]["overlap_seconds"] == 1800
+
+
+def test_a_person_exposed_twice_is_reported_once_at_the_earliest_exposure():
+    found = run_edge("twice")
+    assert set(found) == {2, 3}
+    assert found[2]["venue_id"] == 2 and found[2]["exposure_start"].timestamp() == T0 + 8 * H
+    assert found[3]["via_person_id"] == 5  # same start, same length: the smaller via
+
+
+def test_cases_are_never_contacts_of_other_cases():
+    found = run_edge("case_is_contact")
+    assert set(found) == {3}
+    assert found[3]["via_person_id"] == 2 and found[3]["degree"] == "1"
+
+
+def test_a_case_without_checkins_has_no_contacts():
+    assert run_edge("no_checkins") == {}
+
+
+def test_secondary_contacts_count_from_first_exposure_until_isolation():
+    found = run_edge("secondary")
+    assert {p: r["degree"] for p, r in found.items()} == {2: "1", 3: "2"}
+    assert found[3]["via_person_id"] == 2 and found[3]["venue_id"] == 3
+
+
+def test_hops_1_reports_close_contacts_only():
+    assert set(run_edge("secondary", TraceParams(hops=1))) == {2}
+
+
+def test_a_venue_with_ten_thousand_visitors_in_one_hour():
+    data = combine([busy_venue()])
+    rows = traced_both(data["checkins"], data["cases"], TraceParams(hops=1))
+    assert 1000 < len(rows) < 10_000
+    # Two hops: ~3,000 contacts x 10,000 stays is slow for the reference, so DuckDB alone here
+    # (Spark is compared with it in test_tracing_spark) and the reference on 2,000 visitors.
+    small = combine([busy_venue(2_000, seed=1)])
+    assert {r["degree"] for r in traced_both(small["checkins"], small["cases"])} == {"1", "2"}
+    rows = trace(data["checkins"], data["cases"]).contacts.to_pylist()
+    degrees = [r["degree"] for r in rows]
+    assert degrees.count("2") > 1000  # the others met close contacts there
+    assert by_person(rows)[50_000]["degree"] == "2"  # only met contacts, at the second venue
+
+
+def test_all_edge_cases_together_give_the_union():
+    data = combine(list(EDGE.values()))
+    rows = traced_both(data["checkins"], data["cases"], isolations=data["isolations"])
+    assert len(rows) == sum(len(run_edge(name)) for name in EDGE)
+
+
+# --- Spatio-temporal companions --------------------------------------------------------------
+
+
+def companion_inputs(lat_other: float, lon: float, minutes: int = 20) -> dict:
+    """A case and person 2 pinging every 5 min for `minutes`; 3 pings far away."""
+    lat_case = border_latitude(lon) - 0.0005  # ~55 m south of a row border
+    times = [T0 + 10 * H + 300 * i for i in range(minutes // 5 + 1)]
+    rows = [(1, t, lat_case, lon) for t in times] + [(2, t, lat_other, lon) for t in times]
+    rows += [(3, t, 24.9, 118.2) for t in times]
+    return {"pings": pings(rows), "cases": cases([(1, T0, T0 + 24 * H)])}
+
+
+def companions_of(data: dict, params: TraceParams) -> dict[int, dict]:
+    rows = traced_both(checkins([]), data["cases"], params, pings=data["pings"])
+    return by_person(rows)
+
+
+def test_pings_just_inside_and_just_outside_a_cell_border():
+    params = TraceParams(grid_origin=ORIGIN, ping_max_gap_s=300)
+    lon = ORIGIN[1] + 0.05
+    border = border_latitude(lon)
+    inside = companions_of(companion_inputs(border - 1e-7, lon), params)  # ~1 cm south
+    outside = companions_of(companion_inputs(border + 1e-7, lon), params)  # ~1 cm north
+    assert set(inside) == {2} and inside[2]["degree"] == "companion"
+    assert inside[2]["overlap_seconds"] == 5 * 300  # 5 pings, 5 min apart, the last capped
+    assert outside == {}
+
+
+def test_companion_time_must_exceed_the_minimum():
+    params = TraceParams(grid_origin=ORIGIN, ping_max_gap_s=300, companion_min_s=10 * 60)
+    lon = ORIGIN[1] + 0.05
+    lat = border_latitude(lon) - 0.0005
+    assert companions_of(companion_inputs(lat, lon, minutes=5), params) == {}  # 10 min exactly
+    assert set(companions_of(companion_inputs(lat, lon, minutes=10), params)) == {2}
+
+
+def test_projection_keeps_distances_near_the_origin():
+    lat = np.radians(24.5)
+    meridian = WGS84_A * (1 - E2) / (1 - E2 * np.sin(lat) ** 2) ** 1.5  # radius of curvature
+    parallel = WGS84_A * np.cos(lat) / np.sqrt(1 - E2 * np.sin(lat) ** 2)
+    x, y = project(np.array([24.5, 24.51, 24.5]), np.array([118.0, 118.0, 118.01]), (24.5, 118.0))
+    assert abs((y[1] - y[0]) / (meridian * np.radians(0.01)) - 1) < 1e-4
+    assert abs((x[2] - x[0]) / (parallel * np.radians(0.01)) - 1) < 1e-4
+
+
+# --- Synthetic cities ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cities(tmp_path_factory) -> list[dict]:
+    out = []
+    for people, seed, with_pings in ((1200, 11, True), (1000, 12, False)):
+        folder = tmp_path_factory.mktemp(f"city{seed}")
+        write_parquet(
+            SynthConfig(people=people, days=3, seed=seed, start=date(2022, 3, 3), pings=with_pings),
+            folder,
+        )
+        out.append({"dir": folder, "pings": with_pings, "seed": seed})
+    return out
+
+
+def city_cases(folder, count: int, hours: int, seed: int) -> pa.Table:
+    ck = pq.read_table(folder / "checkins.parquet", columns=["person_id"])
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(np.unique(ck["person_id"].to_numpy()), count, replace=False)
+    start = 1_646_236_800 + 8 * H  # 2022-03-03 08:00 local
+    return cases([(int(p), start, start + hours * H) for p in sorted(chosen)])
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_duckdb_equals_reference_on_synthetic_cities(cities, index):
+    city = cities[index]
+    folder = city["dir"]
+    params = TraceParams(hops=1 if city["pings"] else 2)
+    case_table = city_cases(folder, 3, 6, city["seed"])
+    extra = {"pings": folder / "pings.parquet"} if city["pings"] else {}
+    rows = traced_both(
+        folder / "checkins.parquet", case_table, params, venues=folder / "venues.parquet", **extra
+    )
+    degrees = {r["degree"] for r in rows}
+    assert degrees == ({"1", "companion"} if city["pings"] else {"1", "2"})
+
+
+# --- Bad input -------------------------------------------------------------------------------
+
+
+def write_csv(path, table: pa.Table):
+    pacsv.write_csv(table, path)
+    return path
+
+
+def test_reversed_stays_are_dropped_and_counted_or_rejected(tmp_path):
+    ck = checkins([(1, 1, T0, T0 + H), (2, 1, T0 + H, T0), (3, 1, T0, T0 + H)])
+    path = tmp_path / "ck.parquet"
+    pq.write_table(ck, path)
+    result = trace(path, cases([(1, T0, T0 + 9 * H)]))
+    assert by_person(result.contacts.to_pylist()).keys() == {3}
+    assert result.report.repairs == {f"{path}: with t_out before t_in, dropped": 1}
+    with pytest.raises(ValidationError) as err:
+        trace(path, cases([(1, T0, T0 + 9 * H)]), params=TraceParams(on_bad_rows="reject"))
+    assert str(path) in err.value.message and "t_out" in err.value.message
+
+
+def test_missing_t_out_takes_the_dwell_of_the_venue_kind():
+    ck = pa.table(
+        {"person_id": [1, 2], "venue_id": [7, 7], "t_in": [T0, T0 + 1800], "t_out": [T0 + H, None]}
+    )
+    venues = pa.table({"venue_id": [7], "kind": ["convenience_store"]})
+    none = trace(ck, cases([(1, T0, T0 + 9 * H)]), venues=venues)
+    assert none.contacts.num_rows == 0  # 5 minutes at a convenience store < 15 min
+    mall = trace(
+        ck,
+        cases([(1, T0, T0 + 9 * H)]),
+        venues=pa.table({"venue_id": [7], "kind": ["shopping_mall"]}),
+    )
+    assert mall.contacts["overlap_seconds"].to_pylist() == [1800]
+    assert "without t_out" in mall.report.summary()
+
+
+def test_missing_column_names_file_and_column(tmp_path):
+    path = write_csv(
+        tmp_path / "ck.csv", pa.table({"person_id": [1], "venue_id": [1], "t_in": [T0]})
+    )
+    with pytest.raises(ValidationError) as err:
+        read_checkins(path)
+    assert err.value.code == "tracing.missing_column" and err.value.params["column"] == "t_out"
+    assert str(path) in err.value.message
+
+
+def test_unreadable_values_are_rejected_with_an_example(tmp_path):
+    table = pa.table(
+        {
+            "person_id": ["1", "x2"],
+            "venue_id": ["1", "1"],
+            "t_in": ["2022-03-02 08:00:00", "1646180000"],
+            "t_out": ["", "later"],
+        }
+    )
+    path = write_csv(tmp_path / "ck.csv", table)
+    with pytest.raises(ValidationError) as err:
+        read_checkins(path)
+    assert err.value.code == "tracing.bad_value" and "'x2'" in err.value.message
+
+
+def test_wrong_column_types_are_rejected():
+    table = pa.table({"person_id": [1.5], "venue_id": [1], "t_in": [T0], "t_out": [T0 + 1]})
+    with pytest.raises(ValidationError) as err:
+        read_checkins(table)
+    assert err.value.code == "tracing.bad_type" and err.value.params["column"] == "person_id"
+
+
+def test_csv_times_as_iso_text_or_epoch_seconds(tmp_path):
+    table = pa.table(
+        {
+            "person_id": [1, 2],
+            "venue_id": [1, 1],
+            "t_in": ["2022-03-02 08:00:00", str(T0 + 8 * H)],
+            "t_out": ["2022-03-02T01:00:00Z", ""],
+        }
+    )
+    got, report = read_checkins(write_csv(tmp_path / "ck.csv", table))
+    assert got["t_in"].to_pylist() == [T0 + 8 * H] * 2
+    assert got["t_out"].to_pylist() == [T0 + 9 * H, T0 + 8 * H + 1800]  # second: default dwell
+    assert report.repairs
+
+
+def test_duplicates_are_counted_and_change_nothing():
+    ck = checkins([(1, 1, T0, T0 + H), (2, 1, T0, T0 + H), (2, 1, T0, T0 + H)])
+    result = trace(ck, cases([(1, T0, T0 + 9 * H)]))
+    assert result.contacts.num_rows == 1
+    assert list(result.report.repairs.values()) == [1]
+    with pytest.raises(ValidationError):
+        trace(ck, cases([(1, T0, T0 + 9 * H)]), params=TraceParams(on_bad_rows="reject"))
+
+
+def test_empty_case_windows_are_dropped_and_overlapping_ones_merged():
+    table = cases([(1, T0, T0), (2, T0 + H, T0), (3, T0, T0 + 2 * H), (3, T0 + H, T0 + 3 * H)])
+    got, report = read_cases(table)
+    assert got.to_pylist() == [{"person_id": 3, "t_from": T0, "t_to": T0 + 3 * H}]
+    assert report.repairs["<cases table>: with an empty window (t_to <= t_from), dropped"] == 2
+    with pytest.raises(ValidationError) as err:
+        read_cases(table, TraceParams(on_bad_rows="reject"))
+    assert "t_to" in err.value.message
+
+
+def test_impossible_coordinates_are_dropped_and_counted():
+    data = pings(
+        [
+            (1, T0, 24.5, 118.0),
+            (2, T0, 91.0, 118.0),
+            (3, T0, 24.5, float("nan")),
+            (4, T0, 24.5, -181.0),
+        ]
+    )
+    result = trace(checkins([]), cases([(1, T0, T0 + H)]), pings=data)
+    assert result.report.repairs == {"<pings table>: with impossible coordinates, dropped": 3}
+
+
+def test_unknown_format_and_missing_file(tmp_path):
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(ValidationError, match="unknown format"):
+        read_checkins(tmp_path / "x.json")
+    with pytest.raises(ValidationError, match="no such file"):
+        read_checkins(tmp_path / "nothing.parquet")
+
+
+# --- Command line ----------------------------------------------------------------------------
+
+
+def test_cli_writes_csv_and_a_summary(tmp_path, capsys):
+    data = combine([EDGE["secondary"]])
+    pq.write_table(data["checkins"], tmp_path / "ck.parquet")
+    write_csv(tmp_path / "cases.csv", data["cases"])
+    code = main(
+        [
+            "--checkins",
+            str(tmp_path / "ck.parquet"),
+            "--cases",
+            str(tmp_path / "cases.csv"),
+            "--out",
+            str(tmp_path / "out.csv"),
+            "--report",
+            str(tmp_path / "r.json"),
+        ]
+    )
+    assert code == 0
+    out = pacsv.read_csv(tmp_path / "out.csv")
+    assert out["degree"].to_pylist() == [1, 2, 2]  # 4 and 5 are secondary without isolations
+    assert "close=1 secondary=2" in capsys.readouterr().out
+    assert "timings" in json.loads((tmp_path / "r.json").read_text())
+
+
+def test_cli_reports_bad_input_with_status_2(tmp_path, capsys):
+    write_csv(
+        tmp_path / "cases.csv", pa.table({"person_id": [1], "t_from": ["soon"], "t_to": [T0]})
+    )
+    pq.write_table(checkins([(1, 1, T0, T0 + H)]), tmp_path / "ck.parquet")
+    code = main(
+        [
+            "--checkins",
+            str(tmp_path / "ck.parquet"),
+            "--cases",
+            str(tmp_path / "cases.csv"),
+            "--out",
+            str(tmp_path / "o.parquet"),
+        ]
+    )
+    assert code == 2
+    assert "cases.csv: column t_from" in capsys.readouterr().err
+
+
+# --- Property: DuckDB equals the reference on random small inputs ----------------------------
+
+stays = st.lists(
+    st.tuples(
+        st.integers(0, 11),
+        st.integers(0, 3),
+        st.integers(0, 20_000),
+        st.integers(0, 5_000),
+        st.booleans(),
+    ),
+    max_size=40,
+)
+windows = st.lists(
+    st.tuples(st.integers(0, 11), st.integers(0, 20_000), st.integers(1, 20_000)),
+    min_size=1,
+    max_size=4,
+)
+ping_rows = st.lists(
+    st.tuples(st.integers(0, 11), st.integers(0, 20_000), st.integers(0, 6), st.integers(0, 6)),
+    max_size=30,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    stays=stays,
+    windows=windows,
+    ping_rows=ping_rows,
+    min_overlap=st.sampled_from([0, 1, 300, 900]),
+    hops=st.sampled_from([1, 2]),
+    bucket=st.sampled_from([7, 600, 1800]),
+    long_stay=st.sampled_from([60, 1200, 86_400]),
+    isolate=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 20_000)), max_size=3),
+)
+def test_duckdb_equals_reference_on_random_inputs(
+    stays, windows, ping_rows, min_overlap, hops, bucket, long_stay, isolate
+):
+    ck = pa.table(
+        {
+            "person_id": pa.array([s[0] for s in stays], pa.int64()),
+            "venue_id": pa.array([s[1] for s in stays], pa.int64()),
+            "t_in": pa.array([T0 + s[2] for s in stays], pa.int64()),
+            "t_out": pa.array([None if s[4] else T0 + s[2] + s[3] for s in stays], pa.int64()),
+        }
+    )
+    cs = cases([(p, T0 + a, T0 + a + d) for p, a, d in windows])
+    iso = pa.table(
+        {
+            "person_id": pa.array([i[0] for i in isolate], pa.int64()),
+            "t_isolated": pa.array([T0 + i[1] for i in isolate], pa.int64()),
+        }
+    )
+    # pings on a 7 x 7 lattice of ~500 m steps: several share a cell, some straddle borders
+    pg = (
+        pings(
+            [(p, T0 + t, ORIGIN[0] + 0.0045 * y, ORIGIN[1] + 0.005 * x) for p, t, x, y in ping_rows]
+        )
+        if ping_rows
+        else None
+    )
+    params = TraceParams(
+        min_overlap_s=min_overlap,
+        hops=hops,
+        bucket_s=bucket,
+        long_stay_s=long_stay,
+        companion_min_s=600,
+        grid_origin=ORIGIN,
+    )
+    traced_both(ck, cs, params, isolations=iso, pings=pg)
