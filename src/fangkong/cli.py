@@ -8,6 +8,7 @@ fangkong import-people FILE   import a CSV/xlsx list of people
 fangkong audit verify         check the audit chain
 fangkong pool-size ...        expected tests per person and the best pool size (混采)
 fangkong cert verify ...      verify an EU DCC (HC1:) or SMART Health Card (shc:/) from stdin
+fangkong trace ...            close/secondary contacts and companions from files (DuckDB/Spark)
 fangkong <django command>     migrate, createsuperuser, shell, ...
 """
 
@@ -22,6 +23,7 @@ import sys
 ENGINE_COMMANDS = {
     "pool-size": "epicore.pooling.cli",
     "cert": "epicore.certs.cli",
+    "trace": "epicore.tracing.cli",
 }
 
 

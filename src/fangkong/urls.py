@@ -26,9 +26,16 @@ urlpatterns = [
     path("cases/", case_views.case_list, name="cases"),
     path("cases/<int:case_id>/", case_views.case_detail, name="case"),
     path("cases/<int:case_id>/reclassify/", case_views.case_reclassify, name="case_reclassify"),
+    path("cases/<int:case_id>/trace/", case_views.tracing_rerun, name="tracing_rerun"),
+    path("tracing/<int:run_id>/", case_views.tracing_run, name="tracing_run"),
     path("contacts/", case_views.contact_list, name="contacts"),
     path("assist/", case_views.assist_list, name="assist_list"),
     path("assist/<int:request_id>/", case_views.assist_detail, name="assist"),
+    path(
+        "assist/<int:request_id>/list.<str:fmt>",
+        case_views.assist_export,
+        name="assist_export",
+    ),
     path("assist/<int:request_id>/<str:action>/", case_views.assist_act, name="assist_act"),
     path(
         "assist/<int:request_id>/items/<int:item_id>/",

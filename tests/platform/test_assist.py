@@ -68,3 +68,22 @@ def test_receiver_pages_walk_the_request(world, login):
     page = client.get(f"/assist/{world.assist_id}/").content.decode()
     assert "已落位" in page or "located" in page
     assert _request(world).state == "acknowledged"
+
+
+def test_receiver_downloads_the_list_with_full_identifiers_and_the_sender_masked(world, login):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    from fangkong.accounts.models import AuditEntry
+
+    receiver = login("tracer_b").get(f"/assist/{world.assist_id}/list.xlsx")
+    sheet = load_workbook(io.BytesIO(receiver.content)).active
+    header, row = [c.value for c in sheet[1]], [c.value for c in sheet[2]]
+    assert header[:5] == ["协查编号", "序号", "姓名", "证件类型", "证件号码"]
+    assert (row[2], row[4]) == (world.person_b.name, world.person_b.doc_number)
+    sender = login("tracer_a").get(f"/assist/{world.assist_id}/list.csv")
+    rows = list(csv.reader(io.StringIO(sender.content.decode("utf-8-sig"))))
+    assert rows[1][4] != world.person_b.doc_number and "*" in rows[1][4]
+    assert AuditEntry.objects.filter(action="assist.export").count() == 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from fangkong.cases.models import AssistanceItem
+from fangkong.cases.models import AssistanceItem, TracingRun
 from fangkong.testing import COUNTY_A, COUNTY_B
 
 PERSONAS = [
@@ -131,6 +131,8 @@ CASES = [
         {"classification": "asymptomatic"},
         allow({"tracer_a"}, 302),
     ),
+    ("cases/<int:case_id>/trace/", "post", "/cases/{c}/trace/", {}, allow({"tracer_a"}, 302)),
+    ("tracing/<int:run_id>/", "get", "/tracing/{tr}/", None, allow(CASE_A)),
     ("contacts/", "get", "/contacts/", None, allow(CASE_VIEWERS)),
     (
         "contacts/<int:contact_id>/status/",
@@ -186,6 +188,13 @@ CASES = [
     # receiving county's tracers act on it.
     ("assist/", "get", "/assist/", None, allow(CASE_VIEWERS)),
     ("assist/<int:request_id>/", "get", "/assist/{xr}/", None, allow(ASSIST_BOTH)),
+    (
+        "assist/<int:request_id>/list.<str:fmt>",
+        "get",
+        "/assist/{xr}/list.xlsx",
+        None,
+        allow(ASSIST_BOTH),
+    ),
     (
         "assist/<int:request_id>/<str:action>/",
         "post",
@@ -344,6 +353,7 @@ def _fill(template: str, world) -> str:
         ov=world.override_id,
         ap=world.appeal_id,
         xr=world.assist_id,
+        tr=TracingRun.objects.filter(cases=world.case_a).first().pk,
         xi=AssistanceItem.objects.get(request_id=world.assist_id).pk,
         vb=world.venue_b.pk,
     )

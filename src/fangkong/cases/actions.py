@@ -53,6 +53,8 @@ class CleanCase:
 
 
 def _require(actor) -> None:
+    if actor is None:
+        return  # the platform itself (a background job acting for the run's requester)
     if not actor.can(EDIT_CASES):
         raise PermissionError(_("Your role may not record cases."))
 
@@ -146,7 +148,20 @@ def do_open_case(actor, clean: CleanCase) -> Case:
             details={"number": case.number, "classification": case.classification},
         )
         request_recolour([case.person_id], "fact", f"case:{case.pk}")
+        if case.classification in TRACED:
+            _start_tracing(actor, case)
     return case
+
+
+# Confirmed cases and asymptomatic infections are traced at once (第九版: 密接判定 follows the
+# report); a suspected case waits for its result.
+TRACED = (Classification.CONFIRMED, Classification.ASYMPTOMATIC)
+
+
+def _start_tracing(actor, case: Case):
+    from fangkong.cases.tracing import start_run  # the run records contacts through this module
+
+    return start_run(actor, [case])
 
 
 def do_reclassify(actor, case: Case, classification: str, note: str = "") -> Case:
@@ -173,6 +188,8 @@ def do_reclassify(actor, case: Case, classification: str, note: str = "") -> Cas
             details={"old": old, "new": classification},
         )
         request_recolour([case.person_id], "fact", f"case:{case.pk}")
+        if classification in TRACED and old not in TRACED:
+            _start_tracing(actor, case)
     return case
 
 

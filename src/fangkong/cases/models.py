@@ -276,3 +276,37 @@ class AssistanceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.kind} at {self.at}"
+
+
+class RunState(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+class TracingRun(models.Model):
+    """One run of the tracing engine over index cases' windows, with its parameters and outcome."""
+
+    cases = models.ManyToManyField(Case, related_name="tracing_runs")
+    jurisdiction = models.ForeignKey(
+        "geo.Jurisdiction", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    min_overlap_s = models.PositiveIntegerField(_("minimum overlap (seconds)"))
+    hops = models.PositiveSmallIntegerField(_("hops"), default=2)
+    state = models.CharField(max_length=8, choices=RunState.choices, default=RunState.QUEUED)
+    stage = models.CharField(max_length=100, blank=True)
+    counts = models.JSONField(default=dict)  # close / secondary / rows pulled / requests ...
+    report = models.JSONField(default=dict)  # the engine's repairs and timings
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["jurisdiction", "id"], name="tracing_run_jurisdiction")]
+
+    def __str__(self) -> str:
+        return f"tracing run {self.pk} ({self.state})"

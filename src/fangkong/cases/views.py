@@ -5,17 +5,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Count
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from epicore import idcard
+from fangkong.accounts import audit
 from fangkong.accounts.roles import EDIT_CASES, VIEW_CASES
-from fangkong.cases import actions, assist
-from fangkong.cases.models import Classification, ContactStatus, ItemState
+from fangkong.cases import actions, assist, exchange
+from fangkong.cases.models import Classification, ContactStatus, ItemState, TracingRun
 from fangkong.cases.queries import (
     access_case_by_id,
     access_cases,
@@ -24,6 +26,7 @@ from fangkong.cases.queries import (
     contacts_of_case,
     list_page,
 )
+from fangkong.cases.tracing import start_run
 from fangkong.geo.models import in_subtree
 from fangkong.people.queries import access_person_by_id
 
@@ -71,6 +74,7 @@ def case_detail(request, case_id: int):
             "contacts": contacts,
             "elsewhere": elsewhere,
             "events": case.events.select_related("by"),
+            "runs": case.tracing_runs.order_by("-id")[:20],
             "can_edit": request.user.can(EDIT_CASES),
             "classifications": Classification.choices,
         },
@@ -236,3 +240,65 @@ def assist_item(request, request_id: int, item_id: int):
     except actions.CaseInvalid as invalid:
         messages.error(request, "; ".join(invalid.errors.values()))
     return redirect("assist", request_id=request_id)
+
+
+@login_required
+def tracing_run(request, run_id: int):
+    _require(request.user, VIEW_CASES)
+    run = (
+        TracingRun.objects.filter(in_subtree("jurisdiction_id", request.user.scope_code or "-"))
+        .filter(pk=run_id)
+        .first()
+    )
+    if run is None:
+        raise Http404
+    return render(
+        request,
+        "cases/tracing_run.html",
+        {"run": run, "cases": run.cases.all(), "refresh": run.state in ("queued", "running")},
+    )
+
+
+@login_required
+@require_POST
+def tracing_rerun(request, case_id: int):
+    case = access_case_by_id(request.user, case_id)
+    _require(request.user, EDIT_CASES)
+    try:
+        minutes = int(request.POST.get("min_overlap_minutes", "15"))
+        hops = int(request.POST.get("hops", "2"))
+    except ValueError:
+        minutes, hops = -1, 0
+    if not (0 <= minutes <= 24 * 60 and hops in (1, 2)):
+        messages.error(request, _("Give an overlap of 0 to 1440 minutes and 1 or 2 hops."))
+        return redirect("case", case_id=case.pk)
+    with transaction.atomic():
+        run = start_run(request.user, [case], min_overlap_s=minutes * 60, hops=hops)
+    return redirect("tracing_run", run_id=run.pk)
+
+
+@login_required
+def assist_export(request, request_id: int, fmt: str):
+    _require(request.user, VIEW_CASES)
+    item = assist.access_requests(request.user).filter(pk=request_id).first()
+    if item is None or fmt not in ("xlsx", "csv"):
+        raise Http404
+    full = request.user.can(EDIT_CASES) and item.to_jurisdiction_id.startswith(
+        request.user.scope_code
+    )
+    audit.record(
+        request.user,
+        "assist.export",
+        object_type="assistance",
+        object_id=item.pk,
+        reason="assistance list export",
+        details={"format": fmt, "identifiers": "full" if full else "masked"},
+    )
+    if fmt == "xlsx":
+        body = exchange.to_xlsx(item, full)
+        kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body, kind = exchange.to_csv(item, full), "text/csv; charset=utf-8"
+    response = HttpResponse(body, content_type=kind)
+    response["Content-Disposition"] = f'attachment; filename="{item.number}.{fmt}"'
+    return response

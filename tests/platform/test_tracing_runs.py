@@ -1,0 +1,107 @@
+"""A confirmed case in the platform is traced over its window; the staged pull finds exactly
+what the engine finds over every check-in in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pytest
+
+from epicore import tracing as engine
+from fangkong.cases import actions
+from fangkong.cases.models import Contact, TracingRun
+from fangkong.cases.tracing import _cases_table, _venues_table
+from fangkong.jobs import queue
+from fangkong.people.management.commands.synth import populate
+from fangkong.venues.models import CheckIn
+
+from .test_synth_db import empty_register  # noqa: F401  (fixture)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def city(empty_register):  # noqa: F811
+    populate(1000, seed=5, roots=("3502",), days=2)
+    return empty_register
+
+
+def _all_checkins() -> tuple[pa.Table, dict]:
+    rows = {
+        r[0]: r for r in CheckIn.objects.values_list("id", "person_id", "venue_id", "t_in", "t_out")
+    }
+    seconds = lambda t: int(t.timestamp()) if t else None  # noqa: E731
+    table = pa.table(
+        {
+            "person_id": pa.array([r[1] for r in rows.values()], pa.int64()),
+            "venue_id": pa.array([r[2] for r in rows.values()], pa.int64()),
+            "t_in": pa.array([seconds(r[3]) for r in rows.values()], pa.int64()),
+            "t_out": pa.array([seconds(r[4]) for r in rows.values()], pa.int64()),
+        }
+    )
+    return table, rows
+
+
+def _busiest_person() -> int:
+    from django.db.models import Count
+
+    return (
+        CheckIn.objects.values("person_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "person_id")
+        .first()["person_id"]
+    )
+
+
+def test_a_confirmed_case_is_traced_and_its_contacts_recorded(city):
+    tracer = city.users["tracer_a"]
+    person_id = _busiest_person()
+    tracer.jurisdiction_id = "3502"  # a city-level tracer, so any resident can be opened
+    tracer.save()
+    clean = actions.check_case(
+        tracer,
+        person_id,
+        {
+            "classification": "confirmed",
+            "onset_date": "2022-03-03",
+            "reported_at": "2022-03-04 09:00",
+        },
+    )
+    case = actions.do_open_case(tracer, clean)
+    actions.do_isolate(tracer, case, datetime(2022, 3, 1, 21, tzinfo=SHANGHAI))
+    queue.run_pending()
+
+    run = TracingRun.objects.get(cases=case)
+    assert run.state == "done", run.error
+    found = {(c.person_id, c.degree) for c in Contact.objects.all()}
+    assert found, "the busiest resident of a synthetic city has contacts"
+
+    table, rows = _all_checkins()
+    windows = [(person_id, case.window_start, case.isolated_at)]
+    expected = engine.trace(
+        table,
+        _cases_table(windows),
+        venues=_venues_table(rows),
+        params=engine.TraceParams(min_overlap_s=run.min_overlap_s, hops=run.hops),
+    ).contacts.to_pylist()
+    assert found == {(r["person_id"], int(r["degree"])) for r in expected}
+    assert run.counts["rows_pulled"] < len(rows)  # it did not read the whole table
+    assert run.counts["1"] == sum(1 for r in expected if r["degree"] == "1")
+
+
+def test_tracers_rerun_with_other_parameters_and_watch_the_run(world, login):
+    client = login("tracer_a")
+    response = client.post(
+        f"/cases/{world.case_a.pk}/trace/", {"min_overlap_minutes": "5", "hops": "1"}
+    )
+    run = TracingRun.objects.latest("id")
+    assert response.url == f"/tracing/{run.pk}/"
+    assert (run.min_overlap_s, run.hops, run.state) == (300, 1, "queued")
+    queue.run_pending()
+    page = client.get(f"/tracing/{run.pk}/").content.decode()
+    assert 'data-testid="close"' in page
+    refused = client.post(f"/cases/{world.case_a.pk}/trace/", {"hops": "3"}, follow=True)
+    assert TracingRun.objects.latest("id").pk == run.pk
+    assert refused.status_code == 200
