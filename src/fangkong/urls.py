@@ -29,6 +29,7 @@ urlpatterns = [
     path("cases/<int:case_id>/trace/", case_views.tracing_rerun, name="tracing_rerun"),
     path("tracing/<int:run_id>/", case_views.tracing_run, name="tracing_run"),
     path("contacts/", case_views.contact_list, name="contacts"),
+    path("graph/", case_views.transmission_graph, name="graph"),
     path("assist/", case_views.assist_list, name="assist_list"),
     path("assist/<int:request_id>/", case_views.assist_detail, name="assist"),
     path(

@@ -215,3 +215,11 @@ def test_api_opens_and_lists_cases(login, world):
     )
     assert refused.status_code == 400
     assert {"person", "onset_date"} <= set(refused.json()["errors"])
+
+
+def test_transmission_graph_links_cases_to_contacts_within_scope(login, world):
+    page = login("command").get("/graph/").content.decode()
+    assert f'data-person="{world.person_a2.pk}" data-generation="0"' in page
+    assert f'data-person="{world.person_b.pk}" data-generation="1"' in page
+    county_a = login("tracer_a").get("/graph/").content.decode()
+    assert f'data-person="{world.person_b.pk}"' not in county_a  # lives in county B

@@ -134,6 +134,7 @@ CASES = [
     ("cases/<int:case_id>/trace/", "post", "/cases/{c}/trace/", {}, allow({"tracer_a"}, 302)),
     ("tracing/<int:run_id>/", "get", "/tracing/{tr}/", None, allow(CASE_A)),
     ("contacts/", "get", "/contacts/", None, allow(CASE_VIEWERS)),
+    ("graph/", "get", "/graph/", None, allow(CASE_VIEWERS)),
     (
         "contacts/<int:contact_id>/status/",
         "post",

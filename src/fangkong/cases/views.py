@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from epicore import idcard
 from fangkong.accounts import audit
 from fangkong.accounts.roles import EDIT_CASES, VIEW_CASES
-from fangkong.cases import actions, assist, exchange
+from fangkong.cases import actions, assist, exchange, graph
 from fangkong.cases.models import Classification, ContactStatus, ItemState, TracingRun
 from fangkong.cases.queries import (
     access_case_by_id,
@@ -302,3 +302,35 @@ def assist_export(request, request_id: int, fmt: str):
     response = HttpResponse(body, content_type=kind)
     response["Content-Disposition"] = f'attachment; filename="{item.number}.{fmt}"'
     return response
+
+
+def _day(value: str):
+    from django.utils.dateparse import parse_date
+
+    try:
+        return parse_date(value) if value else None
+    except ValueError:
+        return None
+
+
+@login_required
+def transmission_graph(request):
+    _require(request.user, VIEW_CASES)
+    since, until = _day(request.GET.get("since", "")), _day(request.GET.get("until", ""))
+    cluster = request.GET.get("cluster", "")
+    result = graph.build(request.user, since, until, int(cluster) if cluster.isdigit() else None)
+    positions = {p: (n.x, n.y) for p, n in result.nodes.items()}
+    lines = [(positions[e.source], positions[e.target]) for e in result.edges]
+    return render(
+        request,
+        "cases/graph.html",
+        {
+            "g": result,
+            "nodes": list(result.nodes.values()),
+            "lines": lines,
+            "since": request.GET.get("since", ""),
+            "until": request.GET.get("until", ""),
+            "cluster": cluster,
+            "clusters": sorted(result.cluster_sizes.items())[:50],
+        },
+    )
