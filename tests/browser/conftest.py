@@ -54,7 +54,10 @@ def server(tmp_path_factory):
     port = _free_port()
     log = open(data / "server.log", "w")
     process = subprocess.Popen(
-        [*command, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        [*command, "serve", "--port", str(port), "--with-worker"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait_for(port, process)

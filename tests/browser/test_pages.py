@@ -93,3 +93,29 @@ def test_resident_scans_a_venue_poster(page_as):
     resident.fill("input[name=token]", token)
     resident.click("main button[type=submit]")
     assert resident.locator("[data-testid=result]").get_attribute("data-colour") == "green"
+
+
+def test_a_confirmed_case_is_traced_and_its_contacts_appear(page_as):
+    """The mission in one test: open a case, the worker traces it, contacts and graph appear."""
+    page = page_as("tracer_a")
+    page.click("nav >> text=人员")
+    page.locator("[data-testid=people] tbody tr a").nth(1).click()
+    page.click("[data-testid=open-case]")
+    page.select_option("select[name=classification]", "confirmed")
+    page.fill("input[name=onset_date]", "2022-03-02")
+    page.fill("input[name=reported_at]", "2022-03-03 09:00")
+    page.click("main button[type=submit]")
+    assert "/cases/" in page.url
+    page.locator("[data-testid=runs] a").first.click()
+    for _ in range(60):  # the run page refreshes itself every 3 s while the worker traces
+        if page.locator("[data-testid=state]").inner_text() in ("已完成", "失败"):
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
+    assert page.locator("[data-testid=state]").inner_text() == "已完成"
+    assert int(page.locator("[data-testid=close]").inner_text()) > 0
+    page.locator("[data-testid=run] a").first.click()
+    assert page.locator("[data-testid=contacts] tbody tr").count() > 0
+    page.click("nav >> text=传播链")
+    assert page.locator("[data-testid=graph] .node.case").count() >= 1
+    assert page.locator("[data-testid=graph] .node.close").count() >= 1

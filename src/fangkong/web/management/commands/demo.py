@@ -5,7 +5,6 @@ from django.core.management.base import BaseCommand
 
 from fangkong.accounts.personas import CITY, COUNTY_A, PERSONAS, ensure_personas
 from fangkong.geo.models import in_subtree
-from fangkong.jobs import queue
 from fangkong.people.management.commands.synth import populate
 from fangkong.people.models import Person
 
@@ -42,8 +41,7 @@ class Command(BaseCommand):
         if not options["no_serve"]:
             # One process for the embedded demo: background jobs run in a thread beside the web
             # server (production runs `fangkong worker` processes instead).
-            queue.start_background_worker()
-            call_command("serve", host=options["host"], port=options["port"])
+            call_command("serve", host=options["host"], port=options["port"], with_worker=True)
 
     def _print_logins(self, options) -> None:
         url = f"http://{options['host']}:{options['port']}/"
