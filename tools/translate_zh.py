@@ -443,6 +443,7 @@ ZH = {
     "%(n)s people in %(c)s clusters.": "共 %(n)s 人，%(c)s 个聚集。",
     "Serial interval over %(pairs)s linked case pairs: median %(median)s days (IQR %(q1)s–%(q3)s).": "基于 %(pairs)s 对关联病例的代间隔：中位数 %(median)s 天（四分位距 %(q1)s–%(q3)s）。",
     "Only the first generations are drawn; narrow the dates or pick a cluster.": "仅绘制前几代；请缩小日期范围或选择一个聚集。",
+    "Export as FHIR": "导出为 FHIR",
 }
 
 

@@ -27,6 +27,7 @@ urlpatterns = [
     path("cases/<int:case_id>/", case_views.case_detail, name="case"),
     path("cases/<int:case_id>/reclassify/", case_views.case_reclassify, name="case_reclassify"),
     path("cases/<int:case_id>/trace/", case_views.tracing_rerun, name="tracing_rerun"),
+    path("cases/<int:case_id>/fhir.json", case_views.case_fhir, name="case_fhir"),
     path("tracing/<int:run_id>/", case_views.tracing_run, name="tracing_run"),
     path("contacts/", case_views.contact_list, name="contacts"),
     path("graph/", case_views.transmission_graph, name="graph"),

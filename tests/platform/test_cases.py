@@ -223,3 +223,18 @@ def test_transmission_graph_links_cases_to_contacts_within_scope(login, world):
     assert f'data-person="{world.person_b.pk}" data-generation="1"' in page
     county_a = login("tracer_a").get("/graph/").content.decode()
     assert f'data-person="{world.person_b.pk}"' not in county_a  # lives in county B
+
+
+def test_fhir_export_validates_against_the_fhir_models(login, world):
+    from fhir.resources.R4B.bundle import Bundle
+
+    tracer = world.users["command"]
+    case = world.case_a
+    response = login("command").get(f"/cases/{case.pk}/fhir.json")
+    assert response["Content-Type"] == "application/fhir+json"
+    bundle = Bundle.model_validate(response.json())  # raises on any invalid resource
+    kinds = [entry.resource.get_resource_type() for entry in bundle.entry]
+    assert kinds.count("Patient") == 2 and "Condition" in kinds and "Observation" in kinds
+    patient = response.json()["entry"][0]["resource"]
+    assert patient["identifier"][0]["value"] == world.person_a2.doc_number  # command may reveal
+    assert AuditEntry.objects.filter(action="case.export_fhir", actor_id=tracer.pk).exists()

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Count
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 
 from epicore import idcard
 from fangkong.accounts import audit
-from fangkong.accounts.roles import EDIT_CASES, VIEW_CASES
-from fangkong.cases import actions, assist, exchange, graph
+from fangkong.accounts.roles import EDIT_CASES, REVEAL_PEOPLE, VIEW_CASES
+from fangkong.cases import actions, assist, exchange, fhir, graph
 from fangkong.cases.models import Classification, ContactStatus, ItemState, TracingRun
 from fangkong.cases.queries import (
     access_case_by_id,
@@ -334,3 +334,25 @@ def transmission_graph(request):
             "clusters": sorted(result.cluster_sizes.items())[:50],
         },
     )
+
+
+@login_required
+def case_fhir(request, case_id: int):
+    """The case as a FHIR R4 Bundle; full identifiers only for roles that may reveal them."""
+    case = access_case_by_id(request.user, case_id)
+    visible, _elsewhere = contacts_of_case(request.user, case)
+    full = request.user.can(REVEAL_PEOPLE)
+    audit.record(
+        request.user,
+        "case.export_fhir",
+        object_type="case",
+        object_id=case.pk,
+        jurisdiction_code=case.jurisdiction_id,
+        reason="FHIR export",
+        details={"identifiers": "full" if full else "masked", "contacts": len(visible)},
+    )
+    response = JsonResponse(
+        fhir.case_bundle(case, visible, full), content_type="application/fhir+json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{case.number}.fhir.json"'
+    return response
