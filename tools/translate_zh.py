@@ -444,6 +444,16 @@ ZH = {
     "Serial interval over %(pairs)s linked case pairs: median %(median)s days (IQR %(q1)s–%(q3)s).": "基于 %(pairs)s 对关联病例的代间隔：中位数 %(median)s 天（四分位距 %(q1)s–%(q3)s）。",
     "Only the first generations are drawn; narrow the dates or pick a cluster.": "仅绘制前几代；请缩小日期范围或选择一个聚集。",
     "Export as FHIR": "导出为 FHIR",
+    "Nucleic acid testing": "核酸检测",
+    "sealed": "已封管",
+    "resulted": "已出结果",
+    "held for review": "待复核",
+    "negative": "阴性",
+    "positive": "阳性",
+    "suspicious": "可疑",
+    "tube barcode": "采样管条码",
+    "people per tube": "单管人数",
+    "sampling site": "采样点",
 }
 
 

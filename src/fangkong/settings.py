@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "fangkong.jobs",
     "fangkong.healthcode",
     "fangkong.ingest",
+    "fangkong.labs",
     "fangkong.web",
 ]
 

@@ -24,6 +24,7 @@ from fangkong.cases.models import (
 )
 from fangkong.geo.models import in_subtree
 from fangkong.healthcode.models import Appeal, CodeState, ColourChange, ColourOverride
+from fangkong.labs.models import PersonTest, ResultUpload, Tube, TubeMember
 from fangkong.people.bulk import load_people
 from fangkong.people.management.commands.synth import populate
 from fangkong.people.models import Person
@@ -38,6 +39,10 @@ def empty_register(world):
     """The shared world without its three people (rolled back after the test)."""
     User.objects.update(person=None)
     for model in (
+        PersonTest,
+        ResultUpload,
+        TubeMember,
+        Tube,
         AssistanceEvent,
         AssistanceItem,
         AssistanceRequest,

@@ -33,6 +33,8 @@ VIEW_CASES = "cases.view"  # cases and contacts in scope, identifiers masked
 EDIT_CASES = "cases.edit"  # open and reclassify cases, record contacts and their status
 VERIFY_CODES = "healthcode.verify"  # read a resident's code at a checkpoint or venue
 OVERRIDE_CODES = "healthcode.override"  # request/approve manual colours, answer appeals
+TAKE_SAMPLES = "labs.sample"  # open tubes, scan people in, seal (sampling sites)
+RECORD_RESULTS = "labs.result"  # lab results of tubes and individual tests
 VIEW_AUDIT = "audit.view"
 MANAGE_ACCOUNTS = "accounts.manage"
 
@@ -54,13 +56,13 @@ CAPABILITIES: dict[str, frozenset[str]] = {
         }
     ),
     # Labs scan tubes; they find people by scanning, not by browsing (testing issue).
-    Role.LAB: frozenset({VIEW_GEO}),
+    Role.LAB: frozenset({VIEW_GEO, TAKE_SAMPLES, RECORD_RESULTS}),
     # Site staff receive contacts for rooms; they see who is coming, not the investigations.
     Role.QUARANTINE: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, VIEW_CASES, VERIFY_CODES}),
     # Grid workers visit households and keep the population register of their grid; they locate
     # the contacts living there (上门核查).
     Role.GRID_WORKER: frozenset(
-        {VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE, VIEW_CASES, VERIFY_CODES}
+        {VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE, VIEW_CASES, VERIFY_CODES, TAKE_SAMPLES}
     ),
     Role.SUPPLIES: frozenset({VIEW_GEO}),
     # Venue operators scan visitors' codes at the door (扫码通行); they see the colour only.

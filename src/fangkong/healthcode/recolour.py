@@ -20,6 +20,7 @@ from fangkong.accounts import audit
 from fangkong.cases.models import Case, Classification, Contact, Degree
 from fangkong.healthcode.keys import subject_for
 from fangkong.healthcode.models import CodeState, ColourChange, ColourOverride, OverrideState
+from fangkong.labs.models import Outcome, PersonTest
 
 CASE_STATUS = {
     Classification.CONFIRMED: "confirmed",
@@ -44,6 +45,15 @@ def facts_for(person_ids: Iterable[int]) -> dict[int, list]:
         )
     for contact in Contact.objects.filter(person_id__in=ids):
         facts[contact.person_id].append(_contact_fact(contact))
+    for test in PersonTest.objects.filter(person_id__in=ids).exclude(outcome=""):
+        facts[test.person_id].append(
+            engine.TestResult(
+                test.sampled_at,
+                test.outcome == Outcome.POSITIVE,
+                reported_at=test.reported_at,
+                ref=f"test:{test.pk}",
+            )
+        )
     return facts
 
 

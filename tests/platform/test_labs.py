@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from fangkong.cases.models import Case, TracingRun
+from fangkong.healthcode.models import CodeState
+from fangkong.jobs import queue
+from fangkong.labs import actions
+from fangkong.labs.models import PersonTest, ResultUpload, Tube
+
+
+@pytest.fixture
+def lab(world):
+    return world.users["lab_a"]
+
+
+def _pool(world, lab, barcode="T0001", people=None, size=5):
+    actions.open_tube(lab, barcode, size, "中山公园采样点", world.grid_a)
+    for person in people or [world.person_a, world.person_b]:
+        actions.scan_into(lab, barcode, person)
+    return actions.seal(lab, barcode)
+
+
+def test_a_negative_pool_makes_every_member_negative(world, lab):
+    assert _pool(world, lab) == {"members": 2, "under_filled": True}
+    assert actions.record_result(lab, "T0001", "negative", None, "厦门市第一医院") == "applied"
+    tests = PersonTest.objects.filter(tube__barcode="T0001")
+    assert {t.person_id for t in tests} == {world.person_a.pk, world.person_b.pk}
+    assert all(t.outcome == "negative" and t.pooled for t in tests)
+
+
+def test_a_positive_pool_recalls_every_member_and_a_positive_retest_opens_a_traced_case(world, lab):
+    _pool(world, lab)
+    actions.record_result(lab, "T0001", "positive", 28.5, "厦门市第一医院")
+    assert actions.pending_retests().count() == 2
+    actions.record_individual(lab, world.person_b, timezone.now(), "negative")
+    sampled = timezone.now() - timedelta(hours=2)
+    actions.record_individual(lab, world.person_a, sampled, "positive")
+    assert actions.pending_retests().count() == 0
+    case = Case.objects.get(person=world.person_a)
+    assert (case.classification, case.sampled_date) == ("asymptomatic", timezone.localdate(sampled))
+    assert TracingRun.objects.filter(cases=case).exists()
+    queue.run_pending()
+    assert CodeState.objects.get(person=world.person_a).colour == "red"
+
+
+def test_duplicate_uploads_change_nothing_and_conflicts_are_held(world, lab):
+    _pool(world, lab)
+    actions.record_result(lab, "T0001", "negative", None, "lab")
+    assert actions.record_result(lab, "T0001", "negative", None, "lab") == "duplicate"
+    assert PersonTest.objects.filter(tube__barcode="T0001").count() == 2
+    assert actions.record_result(lab, "T0001", "positive", 30.0, "lab") == "held"
+    tube = Tube.objects.get(barcode="T0001")
+    assert (tube.state, tube.outcome) == ("held", "negative")  # never silently overwritten
+    assert ResultUpload.objects.filter(tube=tube).count() == 3
+
+
+@pytest.mark.parametrize(
+    "step, code",
+    [
+        (lambda w, lab: actions.record_result(lab, "NOPE", "negative", None, "x"), "unknown_tube"),
+        (lambda w, lab: actions.open_tube(lab, "T9", 7, "site", w.grid_a), "tube_size"),
+        (lambda w, lab: actions.record_result(lab, "T0002", "negative", None, "x"), "not_sealed"),
+        (lambda w, lab: actions.scan_into(lab, "T0003", w.person_a), "in_open_tube"),
+        (lambda w, lab: actions.scan_into(lab, "T0002", w.person_a), "already_in_tube"),
+        (lambda w, lab: actions.record_result(lab, "T0002", "maybe", None, "x"), "bad_outcome"),
+    ],
+)
+def test_bad_sampling_and_results_are_refused_by_name(world, lab, step, code):
+    actions.open_tube(lab, "T0002", 1, "site", world.grid_a)
+    actions.scan_into(lab, "T0002", world.person_a)
+    actions.open_tube(lab, "T0003", 5, "site", world.grid_a)
+    with pytest.raises(actions.Refused) as refused:
+        step(world, lab)
+    assert refused.value.code == code
+
+
+def test_a_full_tube_refuses_one_more(world, lab):
+    actions.open_tube(lab, "T0004", 1, "site", world.grid_a)
+    actions.scan_into(lab, "T0004", world.person_a)
+    with pytest.raises(actions.Refused) as refused:
+        actions.scan_into(lab, "T0004", world.person_b)
+    assert refused.value.code == "tube_full"
+
+
+def test_malformed_ct_values_are_refused(world, lab):
+    _pool(world, lab)
+    with pytest.raises(actions.Refused) as refused:
+        actions.record_result(lab, "T0001", "positive", -3, "lab")
+    assert refused.value.code == "bad_ct"
+
+
+def test_roles_without_the_capability_cannot_sample(world):
+    with pytest.raises(PermissionError):
+        actions.open_tube(world.users["tracer_a"], "T5", 5, "site", world.grid_a)
