@@ -6,6 +6,7 @@ from fangkong.api import api
 from fangkong.cases import views as case_views
 from fangkong.geo import views as geo_views
 from fangkong.healthcode import views as code_views
+from fangkong.labs import views as lab_views
 from fangkong.people import views as people_views
 from fangkong.venues import views as venue_views
 from fangkong.web import views as web_views
@@ -58,6 +59,8 @@ urlpatterns = [
     path("me/appeal/", code_views.my_appeal, name="my_appeal"),
     path("appeals/", code_views.appeal_list, name="appeals"),
     path("appeals/<int:appeal_id>/answer/", code_views.appeal_answer, name="appeal_answer"),
+    path("labs/", lab_views.lab_home, name="labs"),
+    path("labs/sampling/", lab_views.sampling, name="sampling"),
     path("audit/", account_views.audit_log, name="audit"),
     path("accounts/", account_views.account_list, name="accounts"),
     path("accounts/new/", account_views.account_new, name="account_new"),

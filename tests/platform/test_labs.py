@@ -96,3 +96,50 @@ def test_malformed_ct_values_are_refused(world, lab):
 def test_roles_without_the_capability_cannot_sample(world):
     with pytest.raises(PermissionError):
         actions.open_tube(world.users["tracer_a"], "T5", 5, "site", world.grid_a)
+
+
+def _upload(client, name, data):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post("/labs/", {"file": SimpleUploadedFile(name, data), "lab": "一院"})
+
+
+def test_a_gbk_result_file_applies_good_rows_and_names_every_bad_one(world, lab, login):
+    _pool(world, lab)
+    actions.open_tube(lab, "T0009", 1, "site", world.grid_a)  # never sealed
+    text = "采样管条码,检测结果,Ct值\nT0001,阴性,\nNOPE,阴性,\nT0009,阴性,\nT0001,阳性,abc\n"
+    page = _upload(login("lab_a"), "results.csv", text.encode("gbk"))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "1" in html and 'data-testid="problems"' in html
+    report = page.context["report"]
+    assert report.applied == 1
+    assert [(row, column) for row, column, _ in report.problems] == [
+        (3, "条码"),
+        (4, "条码"),
+        (5, "Ct值"),
+    ]
+    again = _upload(login("lab_a"), "results.csv", text.encode("gbk")).context["report"]
+    assert (again.applied, again.duplicates) == (0, 1)  # the same file twice changes nothing
+
+
+def test_a_file_in_neither_encoding_or_without_the_columns_is_refused(world, login):
+    client = login("lab_a")
+    assert _upload(client, "r.csv", b"\xff\xfe\x00garbage\xff").status_code == 400
+    missing = _upload(client, "r.csv", "条码,备注\nT1,x\n".encode())
+    assert missing.status_code == 400 and "检测结果" in missing.content.decode()
+
+
+def test_sampling_page_opens_fills_and_seals_a_tube(world, login):
+    client = login("grid_a")
+    client.post("/labs/sampling/", {"step": "open", "barcode": "S1", "size": "10", "site": "小区"})
+    added = client.post(
+        "/labs/sampling/",
+        {"step": "scan", "barcode": "S1", "doc_number": world.person_a.doc_number},
+    )
+    assert added.status_code == 200 and 'data-testid="message"' in added.content.decode()
+    bad = client.post("/labs/sampling/", {"step": "scan", "barcode": "S1", "doc_number": "123"})
+    assert bad.status_code == 400
+    sealed = client.post("/labs/sampling/", {"step": "seal", "barcode": "S1"})
+    assert Tube.objects.get(barcode="S1").state == "sealed"
+    assert "1" in sealed.content.decode()

@@ -211,6 +211,8 @@ CASES = [
         {"state": "located"},
         allow({"tracer_b"}, 302),
     ),
+    ("labs/", "get", "/labs/", None, allow({"lab_a"})),
+    ("labs/sampling/", "get", "/labs/sampling/", None, allow({"lab_a", "grid_a"})),
     ("audit/", "get", "/audit/", None, allow({"auditor"})),
     ("accounts/", "get", "/accounts/", None, allow({"admin"})),
     ("accounts/new/", "get", "/accounts/new/", None, allow({"admin"})),

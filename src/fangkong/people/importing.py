@@ -10,6 +10,7 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -49,16 +50,27 @@ class FileProblem(Exception):
     pass
 
 
-def _header_map(header: list[Any]) -> dict[str, int]:
-    lookup = {alias.lower(): name for name, aliases in HEADERS.items() for alias in aliases}
+@dataclass(frozen=True)
+class Layout:
+    """Which columns a list has: field -> header aliases (Chinese first), and the required ones."""
+
+    headers: dict[str, tuple[str, ...]]
+    required: tuple[str, ...]
+
+
+PEOPLE = Layout(HEADERS, REQUIRED)
+
+
+def _header_map(header: list[Any], layout: Layout = PEOPLE) -> dict[str, int]:
+    lookup = {alias.lower(): name for name, aliases in layout.headers.items() for alias in aliases}
     columns: dict[str, int] = {}
     for index, cell in enumerate(header):
         name = lookup.get(str(cell or "").strip().lower())
         if name and name not in columns:
             columns[name] = index
-    missing = [n for n in REQUIRED if n not in columns]
+    missing = [n for n in layout.required if n not in columns]
     if missing:
-        wanted = ", ".join(HEADERS[n][0] for n in missing)
+        wanted = ", ".join(layout.headers[n][0] for n in missing)
         raise FileProblem(
             _("The header row lacks the column(s): %(columns)s.") % {"columns": wanted}
         )
@@ -84,30 +96,33 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def _rows_to_records(rows: Iterator[list[Any]], first_row: int) -> Iterator[tuple[int, dict]]:
+def _rows_to_records(
+    rows: Iterator[list[Any]], first_row: int, layout: Layout = PEOPLE
+) -> Iterator[tuple[int, dict]]:
     try:
         header = next(rows)
     except StopIteration:
         raise FileProblem(_("The file is empty.")) from None
-    columns = _header_map(header)
+    columns = _header_map(header, layout)
     for number, row in enumerate(rows, start=first_row + 1):
         if not any(_cell(v) for v in row):
             continue
         record = {n: _cell(row[i]) if i < len(row) else "" for n, i in columns.items()}
         if len(row) < len(header):
             record["_short"] = "1"
-        record["doc_type"] = DOC_TYPE_ALIASES.get(
-            record.get("doc_type", ""), record.get("doc_type")
-        )
+        if layout is PEOPLE:
+            record["doc_type"] = DOC_TYPE_ALIASES.get(
+                record.get("doc_type", ""), record.get("doc_type")
+            )
         yield number, record
 
 
-def read_csv(data: bytes) -> list[tuple[int, dict]]:
+def read_csv(data: bytes, layout: Layout = PEOPLE) -> list[tuple[int, dict]]:
     text = _decode(data)
-    return list(_rows_to_records(iter(csv.reader(io.StringIO(text, newline=""))), 1))
+    return list(_rows_to_records(iter(csv.reader(io.StringIO(text, newline=""))), 1, layout))
 
 
-def read_xlsx(data: bytes) -> list[tuple[int, dict]]:
+def read_xlsx(data: bytes, layout: Layout = PEOPLE) -> list[tuple[int, dict]]:
     from openpyxl import load_workbook
 
     try:
@@ -116,13 +131,17 @@ def read_xlsx(data: bytes) -> list[tuple[int, dict]]:
         raise FileProblem(_("The Excel file is damaged or truncated.")) from None
     sheet = book.worksheets[0]
     rows = ([c for c in row] for row in sheet.iter_rows(values_only=True))
-    return list(_rows_to_records(rows, 1))
+    return list(_rows_to_records(rows, 1, layout))
+
+
+def read_table_file(filename: str, data: bytes, layout: Layout) -> list[tuple[int, dict]]:
+    """(row number as the user sees it, fields) for each non-empty data row of a list."""
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        return read_xlsx(data, layout)
+    if filename.lower().endswith((".csv", ".txt")):
+        return read_csv(data, layout)
+    raise FileProblem(_("Upload a .csv or .xlsx file."))
 
 
 def read_people_file(filename: str, data: bytes) -> list[tuple[int, dict]]:
-    """(row number as the user sees it, fields) for each non-empty data row."""
-    if filename.lower().endswith((".xlsx", ".xlsm")):
-        return read_xlsx(data)
-    if filename.lower().endswith((".csv", ".txt")):
-        return read_csv(data)
-    raise FileProblem(_("Upload a .csv or .xlsx file."))
+    return read_table_file(filename, data, PEOPLE)

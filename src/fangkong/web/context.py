@@ -1,6 +1,8 @@
 from fangkong.accounts.roles import (
     MANAGE_ACCOUNTS,
     OVERRIDE_CODES,
+    RECORD_RESULTS,
+    TAKE_SAMPLES,
     VERIFY_CODES,
     VIEW_AUDIT,
     VIEW_CASES,
@@ -22,6 +24,8 @@ def navigation(request):
             "my_code": user.role == "resident" and bool(user.person_id),
             "venues": user.can(VERIFY_CODES) and bool(user.scope_code),
             "overrides": user.can(OVERRIDE_CODES) and bool(user.scope_code),
+            "labs": user.can(RECORD_RESULTS),
+            "sampling": user.can(TAKE_SAMPLES) and bool(user.scope_code),
             "audit": user.can(VIEW_AUDIT),
             "accounts": user.can(MANAGE_ACCOUNTS),
         }

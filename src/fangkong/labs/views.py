@@ -1,0 +1,98 @@
+"""Pages for labs (result uploads, held tubes, recalls) and sampling sites (tubes)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from epicore import idcard
+from epicore.errors import ValidationError
+from fangkong.accounts.roles import RECORD_RESULTS, TAKE_SAMPLES
+from fangkong.labs import actions, uploads
+from fangkong.labs.models import Tube, TubeState
+from fangkong.people.importing import FileProblem, read_table_file
+from fangkong.people.models import DocType, Person
+
+
+def _require(user, capability: str) -> None:
+    if not user.can(capability):
+        raise Http404
+
+
+@login_required
+def lab_home(request):
+    _require(request.user, RECORD_RESULTS)
+    report, problem = None, None
+    if request.method == "POST" and request.FILES.get("file"):
+        upload = request.FILES["file"]
+        try:
+            rows = read_table_file(upload.name, upload.read(), uploads.RESULTS)
+        except FileProblem as error:
+            problem = str(error)
+        else:
+            report = uploads.apply_rows(request.user, rows, request.POST.get("lab", "")[:100])
+    return render(
+        request,
+        "labs/home.html",
+        {
+            "report": report,
+            "problem": problem,
+            "held": Tube.objects.filter(state=TubeState.HELD).order_by("-id")[:50],
+            "recalls": actions.pending_retests().count(),
+        },
+        status=400 if problem else 200,
+    )
+
+
+def _person_by_id_number(text: str) -> Person:
+    try:
+        number = idcard.parse_resident_id(text).number
+    except ValidationError as error:
+        raise actions.Refused(error.code, error.message) from None
+    person = Person.objects.filter(doc_type=DocType.RESIDENT_ID, doc_number=number).first()
+    if person is None:
+        raise actions.Refused("unknown_person", _("Nobody with this ID number is registered."))
+    return person
+
+
+@login_required
+def sampling(request):
+    _require(request.user, TAKE_SAMPLES)
+    message, refused = None, None
+    if request.method == "POST":
+        step, barcode = request.POST.get("step"), request.POST.get("barcode", "")
+        try:
+            if step == "open":
+                actions.open_tube(
+                    request.user,
+                    barcode,
+                    int(request.POST.get("size") or 10),
+                    request.POST.get("site", "")[:100],
+                    request.user.scope_code,
+                )
+                message = _("Tube %(b)s opened.") % {"b": barcode}
+            elif step == "scan":
+                person = _person_by_id_number(request.POST.get("doc_number", ""))
+                actions.scan_into(request.user, barcode, person)
+                message = _("%(name)s added to %(b)s.") % {
+                    "name": idcard.mask_name(person.name),
+                    "b": barcode,
+                }
+            elif step == "seal":
+                sealed = actions.seal(request.user, barcode)
+                message = _("Tube %(b)s sealed with %(n)s people.") % {
+                    "b": barcode,
+                    "n": sealed["members"],
+                }
+                if sealed["under_filled"]:
+                    message += " " + _("The tube is not full.")
+        except actions.Refused as error:
+            refused = error
+    return render(
+        request,
+        "labs/sampling.html",
+        {"message": message, "refused": refused, "data": request.POST},
+        status=400 if refused else 200,
+    )
