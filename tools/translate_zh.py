@@ -476,6 +476,22 @@ ZH = {
     "Open tube": "开管",
     "Add person": "加入人员",
     "Seal tube": "封管",
+    "Quarantine sites": "隔离场所",
+    "in reserve": "备用",
+    "free": "空闲",
+    "occupied": "已入住",
+    "cleaning and disinfection": "清洁消毒中",
+    "out of service": "停用",
+    "room": "房间",
+    "%(placed)s people placed in rooms; %(left)s could not be placed.": "已安排 %(placed)s 人入住；%(left)s 人未能安排。",
+    "Place these contacts in quarantine rooms": "将这些接触者安排入住隔离房间",
+    "%(o)s of %(t)s rooms occupied, %(f)s free.": "共 %(t)s 间，已用 %(o)s 间，空闲 %(f)s 间。",
+    "Site": "场所",
+    "Rooms": "房间数",
+    "Occupied": "已入住",
+    "Free": "空闲",
+    "Occupancy": "使用率",
+    "No sites.": "暂无场所。",
 }
 
 

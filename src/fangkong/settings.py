@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "fangkong.healthcode",
     "fangkong.ingest",
     "fangkong.labs",
+    "fangkong.quarantine",
     "fangkong.web",
 ]
 

@@ -8,6 +8,7 @@ from fangkong.geo import views as geo_views
 from fangkong.healthcode import views as code_views
 from fangkong.labs import views as lab_views
 from fangkong.people import views as people_views
+from fangkong.quarantine import views as quarantine_views
 from fangkong.venues import views as venue_views
 from fangkong.web import views as web_views
 
@@ -30,6 +31,8 @@ urlpatterns = [
     path("cases/<int:case_id>/trace/", case_views.tracing_rerun, name="tracing_rerun"),
     path("cases/<int:case_id>/fhir.json", case_views.case_fhir, name="case_fhir"),
     path("tracing/<int:run_id>/", case_views.tracing_run, name="tracing_run"),
+    path("tracing/<int:run_id>/assign/", quarantine_views.assign_run, name="assign_run"),
+    path("quarantine/", quarantine_views.occupancy, name="occupancy"),
     path("contacts/", case_views.contact_list, name="contacts"),
     path("graph/", case_views.transmission_graph, name="graph"),
     path("assist/", case_views.assist_list, name="assist_list"),

@@ -133,6 +133,8 @@ CASES = [
     ),
     ("cases/<int:case_id>/trace/", "post", "/cases/{c}/trace/", {}, allow({"tracer_a"}, 302)),
     ("tracing/<int:run_id>/", "get", "/tracing/{tr}/", None, allow(CASE_A)),
+    ("tracing/<int:run_id>/assign/", "post", "/tracing/{tr}/assign/", {}, allow({"tracer_a"}, 302)),
+    ("quarantine/", "get", "/quarantine/", None, allow(CASE_VIEWERS)),
     ("cases/<int:case_id>/fhir.json", "get", "/cases/{c}/fhir.json", None, allow(CASE_A)),
     ("contacts/", "get", "/contacts/", None, allow(CASE_VIEWERS)),
     ("graph/", "get", "/graph/", None, allow(CASE_VIEWERS)),

@@ -28,6 +28,7 @@ from fangkong.labs.models import PersonTest, ResultUpload, Tube, TubeMember
 from fangkong.people.bulk import load_people
 from fangkong.people.management.commands.synth import populate
 from fangkong.people.models import Person
+from fangkong.quarantine.models import Stay
 from fangkong.testing import COUNTY_A
 from fangkong.venues.models import CheckIn, Venue
 
@@ -39,6 +40,7 @@ def empty_register(world):
     """The shared world without its three people (rolled back after the test)."""
     User.objects.update(person=None)
     for model in (
+        Stay,
         PersonTest,
         ResultUpload,
         TubeMember,

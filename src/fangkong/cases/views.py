@@ -255,7 +255,12 @@ def tracing_run(request, run_id: int):
     return render(
         request,
         "cases/tracing_run.html",
-        {"run": run, "cases": run.cases.all(), "refresh": run.state in ("queued", "running")},
+        {
+            "run": run,
+            "cases": run.cases.all(),
+            "refresh": run.state in ("queued", "running"),
+            "perms_assign": request.user.can(EDIT_CASES),
+        },
     )
 
 
