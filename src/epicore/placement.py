@@ -19,6 +19,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius, IUGG
 
 
@@ -82,25 +84,43 @@ def _groups(people: list[Person]) -> list[list[Person]]:
     return sorted(list(grouped.values()) + alone, key=lambda g: (-len(g), g[0].person_id))
 
 
-def _site_order(lead: Person, sites: dict[int, Site]) -> list[int]:
-    def key(site_id: int):
-        site = sites[site_id]
-        own = 0 if site.county == lead.county else 1
-        return (own, distance_km(lead.lat, lead.lon, site.lat, site.lon), site_id)
+class _SiteIndex:
+    """Site coordinates as arrays: ordering all sites for one person is one vector operation."""
 
-    return sorted(sites, key=key)
+    def __init__(self, sites: dict[int, Site]) -> None:
+        self.ids = np.array(sorted(sites), dtype=np.int64)
+        ordered = [sites[i] for i in self.ids]
+        self.county = np.array([s.county for s in ordered])
+        self.lat = np.radians(np.array([np.nan if s.lat is None else s.lat for s in ordered]))
+        self.lon = np.radians(np.array([np.nan if s.lon is None else s.lon for s in ordered]))
+
+    def order(self, lead: Person) -> list[int]:
+        """Own county first, then by great-circle distance (unknown positions last), then id."""
+        if lead.lat is None or lead.lon is None:
+            distance = np.full(len(self.ids), np.inf)
+        else:
+            p1, l1 = np.radians(lead.lat), np.radians(lead.lon)
+            h = (
+                np.sin((self.lat - p1) / 2) ** 2
+                + np.cos(p1) * np.cos(self.lat) * np.sin((self.lon - l1) / 2) ** 2
+            )
+            distance = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(h))
+            distance = np.where(np.isnan(distance), np.inf, distance)
+        other_county = (self.county != lead.county).astype(np.int8)
+        keys = np.lexsort((self.ids, distance, other_county))
+        return self.ids[keys].tolist()
 
 
 def place(people: list[Person], rooms: list[Room], sites: list[Site]):
     """(placements, unplaced). Each room receives one group (or one person) at most."""
-    site_by_id = {s.site_id: s for s in sites}
+    index = _SiteIndex({s.site_id: s for s in sites})
     free: dict[int, list[Room]] = defaultdict(list)
     for room in sorted(rooms, key=lambda r: (r.site_id, r.beds, r.room_id)):
         free[room.site_id].append(room)
     placements: list[Placement] = []
     unplaced: list[Unplaced] = []
     for group in _groups(people):
-        room = _take_room(group, free, site_by_id)
+        room = _take_room(group, free, index)
         if room is None:
             reason = (
                 "group_too_large" if len(group) > 1 and _no_big_room(group, rooms) else "no_room"
@@ -111,11 +131,14 @@ def place(people: list[Person], rooms: list[Room], sites: list[Site]):
     return placements, unplaced
 
 
-def _take_room(group: list[Person], free, sites: dict[int, Site]) -> Room | None:
-    for site_id in _site_order(group[0], sites):
-        for index, room in enumerate(free[site_id]):
+def _take_room(group: list[Person], free, index: _SiteIndex) -> Room | None:
+    for site_id in index.order(group[0]):
+        rooms = free.get(site_id)
+        if not rooms:
+            continue
+        for position, room in enumerate(rooms):
             if room.beds >= len(group):
-                return free[site_id].pop(index)  # the smallest room that fits (sorted by beds)
+                return rooms.pop(position)  # the smallest room that fits (sorted by beds)
     return None
 
 

@@ -79,7 +79,12 @@ def _people_of_run(run: TracingRun) -> list[placement.Person]:
 def assign_run(actor, run: TracingRun) -> dict:
     """Place every contact of a tracing run still at home; report who could not be placed."""
     _require(actor)
-    people = _people_of_run(run)
+    return place_people(actor, _people_of_run(run), f"run:{run.pk}")
+
+
+def place_people(actor, people: list[placement.Person], reason: str) -> dict:
+    """Plan with epicore.placement, then take the rooms in one transaction: rooms taken by
+    someone else meanwhile, and people who got a room meanwhile, are reported, never forced."""
     sites = [
         placement.Site(s.pk, s.jurisdiction_id[:6], s.lat, s.lon)
         for s in Site.objects.filter(standby=False)
@@ -89,17 +94,43 @@ def assign_run(actor, run: TracingRun) -> dict:
         for r in Room.objects.filter(state=RoomState.FREE, site__standby=False)
     ]
     placed, unplaced = placement.place(people, rooms, sites)
-    lost = []
-    for item in placed:
-        category = next(p.category for p in people if p.person_id == item.person_id)
-        try:
-            assign(actor, item.person_id, item.room_id, category)
-        except Refused as refused:  # taken meanwhile by someone else: reported, not forced
-            lost.append((item.person_id, refused.code))
-    return {
-        "placed": len(placed) - len(lost),
-        "unplaced": [(u.person_id, u.reason) for u in unplaced] + lost,
-    }
+    category = {p.person_id: p.category for p in people}
+    group = {p.person_id: p.group for p in people}
+    with transaction.atomic():
+        free = set(
+            Room.objects.select_for_update()
+            .filter(pk__in={p.room_id for p in placed}, state=RoomState.FREE)
+            .values_list("pk", flat=True)
+        )
+        staying = set(
+            Stay.objects.filter(
+                person_id__in=[p.person_id for p in placed], ended_at__isnull=True
+            ).values_list("person_id", flat=True)
+        )
+        kept = [p for p in placed if p.room_id in free and p.person_id not in staying]
+        lost = [(p.person_id, "room_not_free" if p.room_id not in free else "already_staying")
+                for p in placed if p not in kept]  # fmt: skip
+        Room.objects.filter(pk__in={p.room_id for p in kept}).update(state=RoomState.OCCUPIED)
+        now = timezone.now()
+        Stay.objects.bulk_create(
+            Stay(
+                person_id=p.person_id,
+                room_id=p.room_id,
+                category=category[p.person_id],
+                group=group[p.person_id],
+                started_at=now,
+                assigned_by=actor,
+            )
+            for p in kept
+        )
+        audit.record(
+            actor,
+            "quarantine.assign_batch",
+            object_type="stay",
+            reason=reason,
+            details={"placed": len(kept), "unplaced": len(unplaced) + len(lost)},
+        )
+    return {"placed": len(kept), "unplaced": [(u.person_id, u.reason) for u in unplaced] + lost}
 
 
 def occupancy(scope_code: str) -> list[dict]:
