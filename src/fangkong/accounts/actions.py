@@ -13,13 +13,12 @@ from django.utils.translation import gettext as _
 
 from fangkong.accounts import audit
 from fangkong.accounts.roles import MANAGE_ACCOUNTS, Role
+from fangkong.errors import FieldErrors
 from fangkong.geo.models import Jurisdiction
 
 
-class AccountInvalid(Exception):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+class AccountInvalid(FieldErrors):
+    pass
 
 
 @dataclass(frozen=True)

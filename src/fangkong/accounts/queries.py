@@ -8,6 +8,12 @@ from fangkong.accounts.roles import MANAGE_ACCOUNTS, Role
 from fangkong.geo.models import in_subtree
 
 
+def require_capability(user, capability: str) -> None:
+    """404, not 403, for a role without the capability: no hint that the page exists."""
+    if not user.can(capability):
+        raise Http404
+
+
 def access_accounts(user) -> QuerySet:
     """Staff accounts inside an administrator's subtree."""
     model = get_user_model()

@@ -29,17 +29,14 @@ from fangkong.cases.models import (
     Exposure,
     ExposureSource,
 )
+from fangkong.errors import FieldErrors
 from fangkong.healthcode.jobs import request_recolour
 from fangkong.people.models import Person
 from fangkong.people.queries import access_person_by_id
 
 
-class CaseInvalid(Exception):
-    """Field name -> message, in the user's language."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+class CaseInvalid(FieldErrors):
+    pass
 
 
 @dataclass(frozen=True)
@@ -111,8 +108,8 @@ def check_case(actor, person_id: int, data: Mapping[str, Any]) -> CleanCase:
     return CleanCase(person, classification, onset, sampled, reported, place)
 
 
-def _next_number(jurisdiction_code: str, year: int) -> str:
-    prefix = f"{jurisdiction_code[:6]}-{year}"
+def next_number(prefix: str) -> str:
+    """`<prefix>-0001`, `-0002`, ...: never reused, safe under concurrent writers (row lock)."""
     counter, _ = CaseCounter.objects.select_for_update().get_or_create(prefix=prefix)
     counter.last += 1
     counter.save(update_fields=["last"])
@@ -124,7 +121,7 @@ def do_open_case(actor, clean: CleanCase) -> Case:
     tz = ZoneInfo(settings.TIME_ZONE)
     with transaction.atomic():
         case = Case.objects.create(
-            number=_next_number(clean.person.jurisdiction_id, clean.reported_at.year),
+            number=next_number(f"{clean.person.jurisdiction_id[:6]}-{clean.reported_at.year}"),
             person=clean.person,
             jurisdiction_id=clean.person.jurisdiction_id,
             classification=clean.classification,

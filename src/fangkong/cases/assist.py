@@ -19,16 +19,14 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from epicore import idcard
 from fangkong.accounts import audit
 from fangkong.accounts.roles import EDIT_CASES, VIEW_CASES
-from fangkong.cases.actions import CaseInvalid
+from fangkong.cases.actions import CaseInvalid, next_number
 from fangkong.cases.models import (
     AssistanceEvent,
     AssistanceItem,
     AssistanceRequest,
     Case,
-    CaseCounter,
     Contact,
     ItemState,
     RequestState,
@@ -42,14 +40,6 @@ COUNTY_DIGITS = 6  # GB/T 2260: the first six digits name the county
 
 def county_of(code: str) -> str:
     return code[:COUNTY_DIGITS]
-
-
-def _number(from_county: str, year: int) -> str:
-    prefix = f"XC{from_county}-{year}"
-    counter, _ = CaseCounter.objects.select_for_update().get_or_create(prefix=prefix)
-    counter.last += 1
-    counter.save(update_fields=["last"])
-    return f"{prefix}-{counter.last:04d}"
 
 
 def _exposure_text(contact: Contact) -> str:
@@ -76,7 +66,7 @@ def _send(actor, case: Case, county: str, contacts: list[Contact]) -> Assistance
     now = timezone.now()
     with transaction.atomic():
         request = AssistanceRequest.objects.create(
-            number=_number(county_of(case.jurisdiction_id), now.year),
+            number=next_number(f"XC{county_of(case.jurisdiction_id)}-{now.year}"),
             from_jurisdiction_id=county_of(case.jurisdiction_id),
             to_jurisdiction_id=county,
             case=case,
@@ -127,16 +117,22 @@ def _receiving(user, request_id: int) -> AssistanceRequest:
     return request
 
 
+def _move(actor, request: AssistanceRequest, state: str, stamp: str) -> AssistanceRequest:
+    """One step of the receiver: new state, its time, an event and an audit entry."""
+    with transaction.atomic():
+        request.state = state
+        setattr(request, stamp, timezone.now())
+        request.save(update_fields=["state", stamp])
+        AssistanceEvent.objects.create(request=request, by=actor, kind=state)
+        audit.record(actor, f"assist.{state}", object_type="assistance", object_id=request.pk)
+    return request
+
+
 def acknowledge(actor, request_id: int) -> AssistanceRequest:
     request = _receiving(actor, request_id)
     if request.state != RequestState.SENT:
         return request
-    with transaction.atomic():
-        request.state, request.acknowledged_at = RequestState.ACKNOWLEDGED, timezone.now()
-        request.save(update_fields=["state", "acknowledged_at"])
-        AssistanceEvent.objects.create(request=request, by=actor, kind="acknowledged")
-        audit.record(actor, "assist.acknowledged", object_type="assistance", object_id=request.pk)
-    return request
+    return _move(actor, request, RequestState.ACKNOWLEDGED, "acknowledged_at")
 
 
 def set_item_state(actor, request_id: int, item_id: int, state: str, note: str = "") -> None:
@@ -169,12 +165,7 @@ def complete(actor, request_id: int) -> AssistanceRequest:
     request = _receiving(actor, request_id)
     if request.items.filter(state=ItemState.PENDING).exists():
         raise CaseInvalid({"state": _("Give an outcome for every person first.")})
-    with transaction.atomic():
-        request.state, request.completed_at = RequestState.COMPLETED, timezone.now()
-        request.save(update_fields=["state", "completed_at"])
-        AssistanceEvent.objects.create(request=request, by=actor, kind="completed")
-        audit.record(actor, "assist.completed", object_type="assistance", object_id=request.pk)
-    return request
+    return _move(actor, request, RequestState.COMPLETED, "completed_at")
 
 
 def overdue(now=None) -> Q:
@@ -183,7 +174,3 @@ def overdue(now=None) -> Q:
     late_ack = Q(state=RequestState.SENT, acknowledge_by__lt=now)
     late_done = ~Q(state=RequestState.COMPLETED) & Q(complete_by__lt=now)
     return late_ack | late_done
-
-
-def masked_name(item: AssistanceItem) -> str:
-    return idcard.mask_name(item.person.name)

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from epicore import idcard
 from fangkong.accounts import audit
+from fangkong.accounts.queries import require_capability
 from fangkong.accounts.roles import EDIT_CASES, REVEAL_PEOPLE, VIEW_CASES
 from fangkong.cases import actions, assist, exchange, fhir, graph
 from fangkong.cases.models import Classification, ContactStatus, ItemState, TracingRun
@@ -31,11 +32,6 @@ from fangkong.geo.models import in_subtree
 from fangkong.people.queries import access_person_by_id
 
 
-def _require(user, capability: str) -> None:
-    if not user.can(capability):
-        raise Http404
-
-
 def _after(request) -> int | None:
     value = request.GET.get("after", "")
     return int(value) if value.isdigit() else None
@@ -43,7 +39,7 @@ def _after(request) -> int | None:
 
 @login_required
 def case_list(request):
-    _require(request.user, VIEW_CASES)
+    require_capability(request.user, VIEW_CASES)
     cases = access_cases(request.user).select_related("person", "jurisdiction")
     chosen = request.GET.get("classification", "")
     if chosen in Classification.values:
@@ -83,7 +79,7 @@ def case_detail(request, case_id: int):
 
 @login_required
 def case_new(request, person_id: int):
-    _require(request.user, EDIT_CASES)
+    require_capability(request.user, EDIT_CASES)
     person = access_person_by_id(request.user, person_id, reason="open case")
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -113,7 +109,7 @@ def case_new(request, person_id: int):
 @require_POST
 def case_reclassify(request, case_id: int):
     case = access_case_by_id(request.user, case_id)
-    _require(request.user, EDIT_CASES)
+    require_capability(request.user, EDIT_CASES)
     try:
         actions.do_reclassify(
             request.user, case, request.POST.get("classification", ""), request.POST.get("note", "")
@@ -125,7 +121,7 @@ def case_reclassify(request, case_id: int):
 
 @login_required
 def contact_list(request):
-    _require(request.user, VIEW_CASES)
+    require_capability(request.user, VIEW_CASES)
     contacts = access_contacts(request.user).select_related("person", "jurisdiction", "case")
     chosen = request.GET.get("status", "")
     if chosen in ContactStatus.values:
@@ -152,7 +148,7 @@ def _next_statuses(contact) -> list[tuple[str, str]]:
 @require_POST
 def contact_status(request, contact_id: int):
     contact = access_contact_by_id(request.user, contact_id)
-    _require(request.user, EDIT_CASES)
+    require_capability(request.user, EDIT_CASES)
     try:
         actions.do_set_contact_status(request.user, contact, request.POST.get("status", ""))
     except actions.CaseInvalid as invalid:
@@ -162,7 +158,7 @@ def contact_status(request, contact_id: int):
 
 @login_required
 def assist_list(request):
-    _require(request.user, VIEW_CASES)
+    require_capability(request.user, VIEW_CASES)
     user, now = request.user, timezone.now()
     requests = assist.access_requests(user).select_related("from_jurisdiction", "to_jurisdiction")
     incoming = requests.filter(in_subtree("to_jurisdiction_id", user.scope_code))
@@ -188,7 +184,7 @@ def assist_list(request):
 
 @login_required
 def assist_detail(request, request_id: int):
-    _require(request.user, VIEW_CASES)
+    require_capability(request.user, VIEW_CASES)
     item = assist.access_requests(request.user).filter(pk=request_id).first()
     if item is None:
         raise Http404
@@ -244,7 +240,7 @@ def assist_item(request, request_id: int, item_id: int):
 
 @login_required
 def tracing_run(request, run_id: int):
-    _require(request.user, VIEW_CASES)
+    require_capability(request.user, VIEW_CASES)
     run = (
         TracingRun.objects.filter(in_subtree("jurisdiction_id", request.user.scope_code or "-"))
         .filter(pk=run_id)
@@ -268,7 +264,7 @@ def tracing_run(request, run_id: int):
 @require_POST
 def tracing_rerun(request, case_id: int):
     case = access_case_by_id(request.user, case_id)
-    _require(request.user, EDIT_CASES)
+    require_capability(request.user, EDIT_CASES)
     try:
         minutes = int(request.POST.get("min_overlap_minutes", "15"))
         hops = int(request.POST.get("hops", "2"))
@@ -284,7 +280,7 @@ def tracing_rerun(request, case_id: int):
 
 @login_required
 def assist_export(request, request_id: int, fmt: str):
-    _require(request.user, VIEW_CASES)
+    require_capability(request.user, VIEW_CASES)
     item = assist.access_requests(request.user).filter(pk=request_id).first()
     if item is None or fmt not in ("xlsx", "csv"):
         raise Http404
@@ -320,7 +316,7 @@ def _day(value: str):
 
 @login_required
 def transmission_graph(request):
-    _require(request.user, VIEW_CASES)
+    require_capability(request.user, VIEW_CASES)
     since, until = _day(request.GET.get("since", "")), _day(request.GET.get("until", ""))
     cluster = request.GET.get("cluster", "")
     result = graph.build(request.user, since, until, int(cluster) if cluster.isdigit() else None)

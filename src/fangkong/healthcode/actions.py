@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from fangkong.accounts import audit
 from fangkong.accounts.roles import OVERRIDE_CODES, Role
+from fangkong.errors import FieldErrors
 from fangkong.geo.models import in_subtree
 from fangkong.healthcode.jobs import request_recolour
 from fangkong.healthcode.models import (
@@ -31,10 +32,8 @@ APPEAL_HOURS = int(getattr(settings, "FANGKONG_APPEAL_HOURS", 24))
 MAX_OVERRIDE = timedelta(days=30)
 
 
-class Refused(Exception):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
+class Refused(FieldErrors):
+    pass
 
 
 def _require(actor) -> None:

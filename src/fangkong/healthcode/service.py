@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils import timezone
 
 from epicore import healthcode as engine
 from epicore.healthcode import qr
 from epicore.healthcode.tokens import (
+    DEFAULT_LIFETIME,
     TokenRejected,
     issue_health_token,
     verify_health_token,
@@ -34,12 +35,14 @@ def code_of(person_id: int, at: datetime | None = None) -> ShownCode:
     state = ensure_state(person_id)
     colour = engine.Colour.from_code(state.colour)
     token = issue_health_token(key_ring(), bytes.fromhex(state.subject), colour, at)
-    claims = verify_health_token(token, key_ring(), at)
-    svg = qr.health_qr_svg(token, colour).decode("utf-8")
-    return ShownCode(state, token, claims.expires_at, _strip_xml_declaration(svg))
+    # The token carries whole seconds (epicore.healthcode.tokens): its expiry, without verifying.
+    expires_at = datetime.fromtimestamp(int(at.timestamp()), UTC) + DEFAULT_LIFETIME
+    return ShownCode(state, token, expires_at, inline_svg(qr.health_qr_svg(token, colour)))
 
 
-def _strip_xml_declaration(svg: str) -> str:
+def inline_svg(document: bytes) -> str:
+    """An SVG file as markup to put inside a page (without its XML declaration)."""
+    svg = document.decode("utf-8")
     return svg.split("?>", 1)[1].lstrip() if svg.startswith("<?xml") else svg
 
 

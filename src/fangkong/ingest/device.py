@@ -21,16 +21,16 @@ from datetime import UTC, datetime, timedelta
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from fangkong.errors import Refused
+
 PREFIX = "fkd1"
 DEVICE_INFO = b"fangkong ingest scanner device v1"
 DEFAULT_DEVICE_LIFETIME = timedelta(days=366)
 MAC_HEX = 32  # 128 bits
 
 
-class DeviceRefused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
+class DeviceRefused(Refused):
+    pass
 
 
 @dataclass(frozen=True)

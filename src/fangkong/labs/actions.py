@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from fangkong.accounts import audit
 from fangkong.accounts.roles import RECORD_RESULTS, TAKE_SAMPLES
+from fangkong.errors import Refused
 from fangkong.healthcode.jobs import request_recolour
 from fangkong.labs.models import Outcome, PersonTest, ResultUpload, Tube, TubeMember, TubeState
 from fangkong.people.models import Person
@@ -16,12 +17,6 @@ from fangkong.people.models import Person
 # Per-tube counts used in practice (单管检测量): 1 (单采), 5, 10 and 20 (混采), 《区域新型冠状病毒
 # 核酸检测组织实施指南（第三版）》 (国务院联防联控机制, 2022): pools of up to 10, 20 in low-risk areas.
 ALLOWED_SIZES = (1, 5, 10, 20)
-
-
-class Refused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 def _require(actor, capability: str) -> None:

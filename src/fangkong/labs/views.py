@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from epicore import idcard
 from epicore.errors import ValidationError
+from fangkong.accounts.queries import require_capability
 from fangkong.accounts.roles import RECORD_RESULTS, TAKE_SAMPLES
 from fangkong.labs import actions, uploads
 from fangkong.labs.models import Tube, TubeState
@@ -16,14 +16,9 @@ from fangkong.people.importing import FileProblem, read_table_file
 from fangkong.people.models import DocType, Person
 
 
-def _require(user, capability: str) -> None:
-    if not user.can(capability):
-        raise Http404
-
-
 @login_required
 def lab_home(request):
-    _require(request.user, RECORD_RESULTS)
+    require_capability(request.user, RECORD_RESULTS)
     report, problem = None, None
     if request.method == "POST" and request.FILES.get("file"):
         upload = request.FILES["file"]
@@ -59,7 +54,7 @@ def _person_by_id_number(text: str) -> Person:
 
 @login_required
 def sampling(request):
-    _require(request.user, TAKE_SAMPLES)
+    require_capability(request.user, TAKE_SAMPLES)
     message, refused = None, None
     if request.method == "POST":
         step, barcode = request.POST.get("step"), request.POST.get("barcode", "")

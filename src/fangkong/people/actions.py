@@ -14,6 +14,7 @@ from epicore import idcard
 from epicore.errors import ValidationError
 from fangkong.accounts import audit
 from fangkong.accounts.roles import EDIT_PEOPLE
+from fangkong.errors import FieldErrors
 from fangkong.geo.models import Jurisdiction
 from fangkong.people.messages import message_for
 from fangkong.people.models import DocType, Person, Sex
@@ -21,12 +22,8 @@ from fangkong.people.models import DocType, Person, Sex
 FIELDS = ("doc_type", "doc_number", "nationality", "name", "phone", "jurisdiction", "address")
 
 
-class PersonInvalid(Exception):
-    """Field name -> message, in the user's language."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+class PersonInvalid(FieldErrors):
+    pass
 
 
 @dataclass(frozen=True)

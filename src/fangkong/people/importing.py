@@ -10,7 +10,7 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -56,9 +56,11 @@ class Layout:
 
     headers: dict[str, tuple[str, ...]]
     required: tuple[str, ...]
+    # field -> {what people write: the value we store}, e.g. 身份证 -> resident_id
+    value_aliases: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-PEOPLE = Layout(HEADERS, REQUIRED)
+PEOPLE = Layout(HEADERS, REQUIRED, {"doc_type": DOC_TYPE_ALIASES})
 
 
 def _header_map(header: list[Any], layout: Layout = PEOPLE) -> dict[str, int]:
@@ -110,10 +112,8 @@ def _rows_to_records(
         record = {n: _cell(row[i]) if i < len(row) else "" for n, i in columns.items()}
         if len(row) < len(header):
             record["_short"] = "1"
-        if layout is PEOPLE:
-            record["doc_type"] = DOC_TYPE_ALIASES.get(
-                record.get("doc_type", ""), record.get("doc_type")
-            )
+        for name, aliases in layout.value_aliases.items():
+            record[name] = aliases.get(record.get(name, ""), record.get(name))
         yield number, record
 
 

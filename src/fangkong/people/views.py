@@ -3,11 +3,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from fangkong.accounts.queries import require_capability
 from fangkong.accounts.roles import EDIT_CASES, EDIT_PEOPLE, VIEW_PEOPLE
 from fangkong.geo.queries import access_jurisdiction_by_code
 from fangkong.people import actions, importing
@@ -23,14 +23,9 @@ from fangkong.people.queries import (
 from fangkong.venues.queries import recent_checkins_of
 
 
-def _require(user, capability: str) -> None:
-    if not user.can(capability):
-        raise Http404  # no hint that the page exists for other roles
-
-
 @login_required
 def people_list(request):
-    _require(request.user, VIEW_PEOPLE)
+    require_capability(request.user, VIEW_PEOPLE)
     query = request.GET.get("q", "").strip()
     code = request.GET.get("j") or request.user.scope_code
     node = access_jurisdiction_by_code(request.user, code)
@@ -93,7 +88,7 @@ def person_reveal(request, person_id: int):
 
 @login_required
 def person_new(request):
-    _require(request.user, EDIT_PEOPLE)
+    require_capability(request.user, EDIT_PEOPLE)
     errors: dict[str, str] = {}
     data = request.POST if request.method == "POST" else {"jurisdiction": request.GET.get("j", "")}
     if request.method == "POST":
@@ -116,7 +111,7 @@ def person_new(request):
 
 @login_required
 def people_import(request):
-    _require(request.user, EDIT_PEOPLE)
+    require_capability(request.user, EDIT_PEOPLE)
     context: dict = {}
     if request.method == "POST" and request.FILES.get("file"):
         upload = request.FILES["file"]

@@ -16,16 +16,11 @@ from epicore import placement
 from fangkong.accounts import audit
 from fangkong.accounts.roles import EDIT_CASES
 from fangkong.cases.models import Contact, ContactStatus, Degree, TracingRun
+from fangkong.errors import Refused
 from fangkong.geo.models import in_subtree
 from fangkong.quarantine.models import Room, RoomState, Site, Stay
 
 CATEGORY = {Degree.CLOSE: "close", Degree.SECONDARY: "secondary", Degree.COMPANION: "companion"}
-
-
-class Refused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 def _require(actor) -> None:

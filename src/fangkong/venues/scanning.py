@@ -19,6 +19,7 @@ from epicore import idcard
 from epicore.errors import ValidationError
 from epicore.healthcode.tokens import TokenRejected, issue_venue_token, verify_venue_token
 from fangkong.accounts.roles import VERIFY_CODES, Role
+from fangkong.errors import Refused
 from fangkong.geo.models import in_subtree
 from fangkong.healthcode.keys import ensure_signing_keys, key_ring
 from fangkong.healthcode.models import CodeState
@@ -60,10 +61,8 @@ TOKEN_KIND = {
 }
 
 
-class ScanRefused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
+class ScanRefused(Refused):
+    pass
 
 
 @dataclass(frozen=True)

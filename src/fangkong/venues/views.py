@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from epicore.healthcode import qr
 from fangkong.accounts.roles import VERIFY_CODES, Role
+from fangkong.healthcode.service import inline_svg
 from fangkong.venues import scanning
 from fangkong.venues.models import Venue
 
@@ -37,8 +38,7 @@ def venue_list(request):
 def venue_poster(request, venue_id: int):
     venue = scanning.access_venue_by_id(request.user, venue_id)
     token = scanning.venue_token(venue)
-    svg = qr.poster_qr_svg(token).decode("utf-8")
-    svg = svg.split("?>", 1)[1] if svg.startswith("<?xml") else svg
+    svg = inline_svg(qr.poster_qr_svg(token))
     return render(
         request,
         "venues/poster.html",
