@@ -84,6 +84,14 @@ def _groups(people: list[Person]) -> list[list[Person]]:
     return sorted(list(grouped.values()) + alone, key=lambda g: (-len(g), g[0].person_id))
 
 
+def rooms_needed(people: list[Person]) -> dict[str, int]:
+    """Rooms a set of people will take, by category: one per person, one per declared group."""
+    needed: dict[str, int] = defaultdict(int)
+    for group in _groups(people):
+        needed[group[0].category] += 1
+    return dict(needed)
+
+
 class _SiteIndex:
     """Site coordinates as arrays: ordering all sites for one person is one vector operation."""
 

@@ -3,6 +3,8 @@
 FANGKONG_DATA      folder for the embedded database, keys and exports (default ./var)
 DATABASE_URL       postgres://... for production; SQLite in FANGKONG_DATA when unset
 FANGKONG_SECRET_KEY, FANGKONG_DEBUG, FANGKONG_ALLOWED_HOSTS
+FANGKONG_QUARANTINE_RULES  pin the quarantine rule set (docs/quarantine.md)
+FANGKONG_CERT_TRUST  trust files or folders for travellers' certificates (default DATA/cert-trust)
 """
 
 from __future__ import annotations
@@ -140,6 +142,20 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Keys of the certificate issuers a checkpoint accepts (docs/certs.md, "Trust files"): files or
+# folders of X.509 certificates (PEM/DER) and JWKS, separated by os.pathsep. Empty until an
+# operator puts the issuers' keys there: shipping test keys as a default would let anyone who
+# holds their published private halves pass a forged certificate as valid.
+FANGKONG_CERT_TRUST = [
+    Path(p)
+    for p in os.environ.get("FANGKONG_CERT_TRUST", str(DATA_DIR / "cert-trust")).split(os.pathsep)
+    if p
+]
+
+# Quarantine rule set (epicore.regimens key, e.g. 2022-06 for "7+3"); empty: the one in force on
+# the day of entry. A province that keeps stricter measures pins its own.
+FANGKONG_QUARANTINE_RULES = os.environ.get("FANGKONG_QUARANTINE_RULES", "")
 
 # Page size of every list; lists page by key (keyset), never by offset.
 PAGE_SIZE = 50

@@ -33,6 +33,30 @@ urlpatterns = [
     path("tracing/<int:run_id>/", case_views.tracing_run, name="tracing_run"),
     path("tracing/<int:run_id>/assign/", quarantine_views.assign_run, name="assign_run"),
     path("quarantine/", quarantine_views.occupancy, name="occupancy"),
+    path("quarantine/sites/<int:site_id>/", quarantine_views.site_detail, name="site"),
+    path(
+        "quarantine/sites/<int:site_id>/<str:action>/",
+        quarantine_views.site_reserve,
+        name="site_reserve",
+    ),
+    path("quarantine/rooms/<int:room_id>/state/", quarantine_views.room_state, name="room_state"),
+    path("quarantine/stays/<int:stay_id>/", quarantine_views.stay_detail, name="stay"),
+    path(
+        "quarantine/stays/<int:stay_id>/<str:action>/", quarantine_views.stay_act, name="stay_act"
+    ),
+    path(
+        "quarantine/transfers/<int:transfer_id>/<str:step>/",
+        quarantine_views.transfer_step,
+        name="transfer_step",
+    ),
+    path("quarantine/alerts/<int:alert_id>/ack/", quarantine_views.alert_ack, name="alert_ack"),
+    path("quarantine/follow-ups/", quarantine_views.follow_ups, name="follow_ups"),
+    path(
+        "quarantine/follow-ups/<int:task_id>/done/",
+        quarantine_views.follow_up_done,
+        name="follow_up_done",
+    ),
+    path("me/quarantine/", quarantine_views.my_quarantine, name="my_quarantine"),
     path("contacts/", case_views.contact_list, name="contacts"),
     path("graph/", case_views.transmission_graph, name="graph"),
     path("assist/", case_views.assist_list, name="assist_list"),
@@ -56,6 +80,7 @@ urlpatterns = [
     path("venues/<int:venue_id>/scan/", venue_views.venue_scanner, name="venue_scanner"),
     path("people/<int:person_id>/code/", code_views.colour_history, name="colour_history"),
     path("healthcode/keys.json", code_views.key_set, name="key_set"),
+    path("certs/check/", code_views.cert_check, name="cert_check"),
     path("people/<int:person_id>/override/", code_views.override_new, name="override_new"),
     path("overrides/", code_views.override_list, name="overrides"),
     path("overrides/<int:override_id>/decide/", code_views.override_decide, name="override_decide"),

@@ -68,32 +68,48 @@ def server(tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    # Module scope: Playwright's sync API keeps an event loop running in this thread while it is
-    # open, and Django refuses database calls under a running loop (SynchronousOnlyOperation), so
-    # the browser must be gone before another test file runs in this worker.
+def launched_chromium(*extra_args: str):
+    """A Playwright Chromium (Debian's executable) as a context manager, or skip/fail when the
+    machine has none. Module scope for callers: Playwright's sync API keeps an event loop running
+    in this thread while it is open, and Django refuses database calls under a running loop
+    (SynchronousOnlyOperation), so the browser must be gone before another test file runs in
+    this worker."""
+    from contextlib import contextmanager
+
     if not CHROMIUM:
         if os.environ.get("FANGKONG_REQUIRE_BROWSER"):
             pytest.fail("chromium is required (FANGKONG_REQUIRE_BROWSER) but not installed")
         pytest.skip("no chromium on this machine: apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+    @contextmanager
+    def _open():
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    *extra_args,
+                ],
+            )
+            try:
+                yield browser
+            finally:
+                browser.close()
+
+    return _open()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

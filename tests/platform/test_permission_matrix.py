@@ -55,6 +55,7 @@ ASSIST_BOTH = {"command", "tracer_a", "tracer_b", "quarantine_a"}
 OVERRIDERS = {"command", "tracer_a", "tracer_b"}
 OVERRIDE_A = {"command", "tracer_a"}
 VENUE_A = {"command", "tracer_a", "grid_a", "quarantine_a", "venue_a"}
+SITE_A = {"command", "tracer_a", "grid_a", "quarantine_a"}
 
 
 def allow(personas, status=200, anon=PAGE_LOGIN, others=404):
@@ -135,6 +136,54 @@ CASES = [
     ("tracing/<int:run_id>/", "get", "/tracing/{tr}/", None, allow(CASE_A)),
     ("tracing/<int:run_id>/assign/", "post", "/tracing/{tr}/assign/", {}, allow({"tracer_a"}, 302)),
     ("quarantine/", "get", "/quarantine/", None, allow(CASE_VIEWERS)),
+    # Quarantine: a site in grid A is seen by case viewers of that subtree, worked by its site
+    # staff; reserve sites are headquarters'; home follow-up is the grid worker's.
+    ("quarantine/sites/<int:site_id>/", "get", "/quarantine/sites/{qs}/", None, allow(SITE_A)),
+    (
+        "quarantine/sites/<int:site_id>/<str:action>/",
+        "post",
+        "/quarantine/sites/{qs}/activate/",
+        {},
+        allow({"command"}, 302),
+    ),
+    (
+        "quarantine/rooms/<int:room_id>/state/",
+        "post",
+        "/quarantine/rooms/{qr}/state/",
+        {"state": "out_of_service"},
+        allow({"quarantine_a"}, 302),
+    ),
+    ("quarantine/stays/<int:stay_id>/", "get", "/quarantine/stays/{st}/", None, allow(SITE_A)),
+    (
+        "quarantine/stays/<int:stay_id>/<str:action>/",
+        "post",
+        "/quarantine/stays/{st}/reading/",
+        {"slot": "pm", "temperature": "36.5"},
+        allow({"quarantine_a"}, 302),
+    ),
+    (
+        "quarantine/transfers/<int:transfer_id>/<str:step>/",
+        "post",
+        "/quarantine/transfers/{qt}/depart/",
+        {},
+        allow({"quarantine_a"}, 302),
+    ),
+    (
+        "quarantine/alerts/<int:alert_id>/ack/",
+        "post",
+        "/quarantine/alerts/{qa}/ack/",
+        {},
+        allow({"quarantine_a"}, 302),
+    ),
+    ("quarantine/follow-ups/", "get", "/quarantine/follow-ups/", None, allow({"grid_a"})),
+    (
+        "quarantine/follow-ups/<int:task_id>/done/",
+        "post",
+        "/quarantine/follow-ups/{qf}/done/",
+        {},
+        allow({"grid_a"}, 302),
+    ),
+    ("me/quarantine/", "get", "/me/quarantine/", None, allow({"resident_a"})),
     ("cases/<int:case_id>/fhir.json", "get", "/cases/{c}/fhir.json", None, allow(CASE_A)),
     ("contacts/", "get", "/contacts/", None, allow(CASE_VIEWERS)),
     ("graph/", "get", "/graph/", None, allow(CASE_VIEWERS)),
@@ -157,6 +206,10 @@ CASES = [
         allow({"command", "tracer_b"}),
     ),
     ("healthcode/keys.json", "get", "/healthcode/keys.json", None, {**allow(ALL_STAFF), None: 200}),
+    # Travellers' certificates (外防输入): whoever reads codes at a checkpoint; not scoped to a
+    # jurisdiction, a certificate is not a record of the register.
+    ("certs/check/", "get", "/certs/check/", None, allow(CODE_READERS)),
+    ("certs/check/", "post", "/certs/check/", {"text": "HC1:NOT A CERT"}, allow(CODE_READERS)),
     # Venues: code readers of the venue's subtree print posters and run the door scanner.
     ("me/scan/", "get", "/me/scan/", None, allow({"resident_a"})),
     ("venues/", "get", "/venues/", None, allow(CODE_READERS)),
@@ -344,8 +397,39 @@ CASES = [
 ]
 
 
-def _fill(template: str, world) -> str:
+@pytest.fixture
+def site_world(world):
+    """A site in grid A with a checked-in stay (and a fever alert), an arrival with a transfer
+    under way, and a home follow-up task due today in grid A."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from fangkong.quarantine import monitoring, stays
+    from fangkong.quarantine.models import FollowUp, HomeMonitoring, Room, Site, Stay
+
+    site = Site.objects.create(name="矩阵隔离点", jurisdiction_id=world.grid_a)
+    rooms = [Room.objects.create(site=site, number=str(n)) for n in (1, 2, 3)]
+    now = timezone.now()
+    stay = Stay.objects.create(person=world.person_a, room=rooms[0], category="case",
+                               started_at=now, checked_in_at=now)  # fmt: skip
+    arriving = Stay.objects.create(
+        person=world.person_a2, room=rooms[1], category="case", started_at=now
+    )
+    transfer = stays.order_transfer(None, arriving.pk, "闽D·1", "王", "某小区", now)
+    reading = monitoring.record_reading(None, stay, "am", "38.0", at=now - timedelta(hours=12))
+    home = HomeMonitoring.objects.create(
+        person=world.person_a, stay=stay, jurisdiction_id=world.grid_a, setting="home",
+        rules="2022-11", phase=1, starts_at=now, ends_at=now + timedelta(days=3),
+    )  # fmt: skip
+    task = FollowUp.objects.create(monitoring=home, due=timezone.localdate(), kind="visit")
+    return {"qs": site.pk, "qr": rooms[2].pk, "st": stay.pk, "qt": transfer.pk,
+            "qa": reading.alert.pk, "qf": task.pk}  # fmt: skip
+
+
+def _fill(template: str, world, ids: dict | None = None) -> str:
     return template.format(
+        **(ids or {}),
         a=world.person_a.pk,
         a2=world.person_a2.pk,
         b=world.person_b.pk,
@@ -382,10 +466,11 @@ def _request(client, method, path, data, world):
 
 @pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: p or "anonymous")
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[1]} {c[2]}")
-def test_matrix(login, world, case, persona):
+def test_matrix(login, world, case, persona, request):
     _route, method, template, data, expected = case
+    ids = request.getfixturevalue("site_world") if "/quarantine/" in template else None
     client = login(persona)
-    response = _request(client, method, _fill(template, world), data, world)
+    response = _request(client, method, _fill(template, world, ids), data, world)
     assert response.status_code == expected[persona], response.content[:300]
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 
 from fangkong.cases.models import TracingRun
-from fangkong.quarantine import actions
+from fangkong.quarantine import actions, planning
 from fangkong.quarantine.models import Room, Site, Stay
 
 
@@ -53,7 +53,7 @@ def test_occupancy_counts_rooms_by_site(world, sites, login):
     actions.assign(world.users["tracer_a"], world.person_a.pk, room.pk, "close")
     page = login("command").get("/quarantine/").content.decode()
     assert "已用 1 间" in page
-    rows = {r["site__name"]: r for r in actions.occupancy("3502")}
+    rows = {r["site__name"]: r for r in planning.occupancy("3502")}
     assert rows["思明隔离点"]["occupied"] == 1 and rows["思明隔离点"]["total"] == 3
 
 

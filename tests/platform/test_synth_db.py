@@ -28,7 +28,14 @@ from fangkong.labs.models import PersonTest, ResultUpload, Tube, TubeMember
 from fangkong.people.bulk import load_people
 from fangkong.people.management.commands.synth import populate
 from fangkong.people.models import Person
-from fangkong.quarantine.models import Stay
+from fangkong.quarantine.models import (
+    Alert,
+    FollowUp,
+    HomeMonitoring,
+    Reading,
+    Stay,
+    Transfer,
+)
 from fangkong.testing import COUNTY_A
 from fangkong.venues.models import CheckIn, Venue
 
@@ -40,6 +47,11 @@ def empty_register(world):
     """The shared world without its three people (rolled back after the test)."""
     User.objects.update(person=None)
     for model in (
+        FollowUp,
+        HomeMonitoring,
+        Alert,
+        Reading,
+        Transfer,
         Stay,
         PersonTest,
         ResultUpload,

@@ -35,12 +35,23 @@ VERIFY_CODES = "healthcode.verify"  # read a resident's code at a checkpoint or 
 OVERRIDE_CODES = "healthcode.override"  # request/approve manual colours, answer appeals
 TAKE_SAMPLES = "labs.sample"  # open tubes, scan people in, seal (sampling sites)
 RECORD_RESULTS = "labs.result"  # lab results of tubes and individual tests
+OPERATE_SITES = "quarantine.operate"  # check-in, transfers, readings, release, room states
+MANAGE_SITES = "quarantine.manage"  # activate reserve sites, stand them down
+FOLLOW_UP = "monitoring.follow_up"  # home follow-up tasks after release (grid workers)
 VIEW_AUDIT = "audit.view"
 MANAGE_ACCOUNTS = "accounts.manage"
 
 CAPABILITIES: dict[str, frozenset[str]] = {
     Role.COMMAND: frozenset(
-        {VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, VIEW_CASES, VERIFY_CODES, OVERRIDE_CODES}
+        {
+            VIEW_GEO,
+            VIEW_PEOPLE,
+            REVEAL_PEOPLE,
+            VIEW_CASES,
+            VERIFY_CODES,
+            OVERRIDE_CODES,
+            MANAGE_SITES,
+        }
     ),
     # Tracers phone contacts and match records across sources: they need the real numbers.
     Role.TRACER: frozenset(
@@ -58,11 +69,23 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # Labs scan tubes; they find people by scanning, not by browsing (testing issue).
     Role.LAB: frozenset({VIEW_GEO, TAKE_SAMPLES, RECORD_RESULTS}),
     # Site staff receive contacts for rooms; they see who is coming, not the investigations.
-    Role.QUARANTINE: frozenset({VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, VIEW_CASES, VERIFY_CODES}),
+    # They also run the site: rooms, arrivals, readings, releases.
+    Role.QUARANTINE: frozenset(
+        {VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, VIEW_CASES, VERIFY_CODES, OPERATE_SITES}
+    ),
     # Grid workers visit households and keep the population register of their grid; they locate
     # the contacts living there (上门核查).
     Role.GRID_WORKER: frozenset(
-        {VIEW_GEO, VIEW_PEOPLE, REVEAL_PEOPLE, EDIT_PEOPLE, VIEW_CASES, VERIFY_CODES, TAKE_SAMPLES}
+        {
+            VIEW_GEO,
+            VIEW_PEOPLE,
+            REVEAL_PEOPLE,
+            EDIT_PEOPLE,
+            VIEW_CASES,
+            VERIFY_CODES,
+            TAKE_SAMPLES,
+            FOLLOW_UP,
+        }
     ),
     Role.SUPPLIES: frozenset({VIEW_GEO}),
     # Venue operators scan visitors' codes at the door (扫码通行); they see the colour only.

@@ -136,6 +136,11 @@ def do_open_case(actor, clean: CleanCase) -> Case:
         Contact.objects.filter(person=clean.person).exclude(
             status=ContactStatus.BECAME_CASE
         ).update(status=ContactStatus.BECAME_CASE)
+        # Someone in a quarantine room or home follow-up goes to hospital: the room is freed
+        # for disinfection and the home phase stops.
+        from fangkong.quarantine.stays import hand_over_to_case
+
+        hand_over_to_case(clean.person.pk, clean.reported_at)
         audit.record(
             actor,
             "case.open",

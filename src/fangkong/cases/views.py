@@ -30,6 +30,7 @@ from fangkong.cases.queries import (
 from fangkong.cases.tracing import start_run
 from fangkong.geo.models import in_subtree
 from fangkong.people.queries import access_person_by_id
+from fangkong.quarantine.planning import rooms_needed
 
 
 def _after(request) -> int | None:
@@ -256,6 +257,7 @@ def tracing_run(request, run_id: int):
             "cases": run.cases.all(),
             "refresh": run.state in ("queued", "running"),
             "perms_assign": request.user.can(EDIT_CASES),
+            "rooms": rooms_needed(run) if run.state == "done" else None,
         },
     )
 

@@ -124,3 +124,18 @@ class Appeal(models.Model):
 
     def __str__(self) -> str:
         return f"appeal {self.pk} of {self.person_id} ({self.state})"
+
+
+class RuleSetSwitch(models.Model):
+    """The colour rule set in force changed (its effective date passed): one row per version,
+    so the recolouring of everyone it calls for is queued exactly once, however many workers
+    notice the change at the same moment."""
+
+    version = models.CharField(max_length=16, unique=True)
+    previous = models.CharField(max_length=16, blank=True)  # blank: the first one seen
+    effective_from = models.DateTimeField()
+    detected_at = models.DateTimeField()
+    job = models.ForeignKey("jobs.Job", on_delete=models.SET_NULL, null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"rule set {self.previous or '-'} -> {self.version}"

@@ -1,7 +1,7 @@
 """Recolouring (赋码/转码): gather a person's facts from the platform, evaluate, store changes.
 
-Facts come from the domain tables (cases, contacts; tests, quarantine and areas join them as those
-issues land). The colour is epicore.healthcode.evaluate under the rule set in force; every change
+Facts come from the domain tables (cases, contacts, tests, quarantine stays and the home phase after
+them; areas join them when that issue lands). The colour is epicore.healthcode.evaluate under the rule set in force; every change
 is kept in ColourChange and the batch is written to the audit log.
 """
 
@@ -22,6 +22,7 @@ from fangkong.cases.models import Case, Classification, Contact, Degree
 from fangkong.healthcode.keys import subject_for
 from fangkong.healthcode.models import CodeState, ColourChange, ColourOverride, OverrideState
 from fangkong.labs.models import Outcome, PersonTest
+from fangkong.quarantine.models import HomeMonitoring, Stay
 
 CASE_STATUS = {
     Classification.CONFIRMED: "confirmed",
@@ -46,6 +47,8 @@ def facts_for(person_ids: Iterable[int]) -> dict[int, list]:
         )
     for contact in Contact.objects.filter(person_id__in=ids):
         facts[contact.person_id].append(_contact_fact(contact))
+    for fact in _quarantine_facts(ids):
+        facts[fact[0]].append(fact[1])
     for test in PersonTest.objects.filter(person_id__in=ids).exclude(outcome=""):
         facts[test.person_id].append(
             engine.TestResult(
@@ -56,6 +59,23 @@ def facts_for(person_ids: Iterable[int]) -> dict[int, list]:
             )
         )
     return facts
+
+
+def _quarantine_facts(ids):
+    """A room held in a site counts from assignment (the person must not go out from then on);
+    the home phase after release runs to its planned end unless it stopped early."""
+    for stay in Stay.objects.filter(person_id__in=ids).exclude(outcome="cancelled"):
+        yield (
+            stay.person_id,
+            engine.Quarantine("centralized", stay.started_at, stay.ended_at, ref=f"stay:{stay.pk}"),
+        )
+    for home in HomeMonitoring.objects.filter(person_id__in=ids):
+        yield (
+            home.person_id,
+            engine.Quarantine(
+                home.setting, home.starts_at, home.ended_at or home.ends_at, ref=f"home:{home.pk}"
+            ),
+        )
 
 
 def _contact_fact(contact: Contact):

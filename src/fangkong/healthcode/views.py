@@ -12,8 +12,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from fangkong.accounts.roles import OVERRIDE_CODES, Role
-from fangkong.healthcode import actions
+from fangkong.accounts.roles import OVERRIDE_CODES, VERIFY_CODES, Role
+from fangkong.errors import FieldErrors
+from fangkong.healthcode import actions, certs
 from fangkong.healthcode.keys import ensure_signing_keys, public_key_set
 from fangkong.healthcode.models import Appeal, ColourChange, ColourChoice
 from fangkong.healthcode.service import code_of
@@ -171,3 +172,23 @@ def appeal_answer(request, appeal_id: int):
     except PermissionError:
         raise Http404 from None
     return redirect("appeals")
+
+
+@login_required
+def cert_check(request):
+    """A checkpoint reads an inbound traveller's certificate (外防输入): paste or camera scan."""
+    if not request.user.can(VERIFY_CODES):
+        raise Http404
+    checked, errors, text = None, {}, request.POST.get("text", "")
+    if request.method == "POST":
+        try:
+            checked = certs.check_certificate(request.user, text)
+        except FieldErrors as refused:
+            errors = refused.errors
+    trust = checked.trust if checked else certs.current_trust()
+    return render(
+        request,
+        "healthcode/cert_check.html",
+        {"checked": checked, "errors": errors, "text": text, "trust": trust},
+        status=400 if errors else 200,
+    )

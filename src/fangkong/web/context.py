@@ -1,4 +1,5 @@
 from fangkong.accounts.roles import (
+    FOLLOW_UP,
     MANAGE_ACCOUNTS,
     OVERRIDE_CODES,
     RECORD_RESULTS,
@@ -23,6 +24,7 @@ def navigation(request):
             "cases": user.can(VIEW_CASES) and bool(user.scope_code),
             "my_code": user.role == "resident" and bool(user.person_id),
             "venues": user.can(VERIFY_CODES) and bool(user.scope_code),
+            "follow_ups": user.can(FOLLOW_UP) and bool(user.scope_code),
             "overrides": user.can(OVERRIDE_CODES) and bool(user.scope_code),
             "labs": user.can(RECORD_RESULTS),
             "sampling": user.can(TAKE_SAMPLES) and bool(user.scope_code),

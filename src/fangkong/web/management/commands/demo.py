@@ -7,6 +7,7 @@ from fangkong.accounts.personas import CITY, COUNTY_A, PERSONAS, ensure_personas
 from fangkong.geo.models import in_subtree
 from fangkong.people.management.commands.synth import populate
 from fangkong.people.models import Person
+from fangkong.quarantine.demo import seed_sites
 
 DEMO_PASSWORD = "fangkong-demo"
 
@@ -36,7 +37,8 @@ class Command(BaseCommand):
         first = (
             Person.objects.filter(in_subtree("jurisdiction_id", COUNTY_A)).order_by("id").first()
         )
-        ensure_personas(DEMO_PASSWORD, first.jurisdiction_id, first)
+        users = ensure_personas(DEMO_PASSWORD, first.jurisdiction_id, first)
+        seed_sites(users["quarantine_a"], COUNTY_A)
         self._print_logins(options)
         if not options["no_serve"]:
             # One process for the embedded demo: background jobs run in a thread beside the web
