@@ -674,6 +674,7 @@ ZH = {
     "By": "记录人",
     "self-reported": "本人填报",
     "No readings yet.": "暂无监测记录。",
+    "Travellers' certificates": "入境证书核验",
 }
 
 
