@@ -9,19 +9,32 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from epicore.base45 import ALPHABET, b45decode, b45encode
+from epicore.healthcode.keys import KeyRing, new_key
 from epicore.healthcode.rules import Colour
-from epicore.healthcode.tokens import issue_health_token
+from epicore.healthcode.tokens import (
+    TokenRejected,
+    issue_health_token,
+    issue_venue_token,
+    verify_health_token,
+)
 from fangkong.healthcode.keys import ensure_signing_keys, key_ring
 from fangkong.healthcode.service import code_of
-from fangkong.ingest import core
+from fangkong.ingest import core, healthtoken
 from fangkong.ingest.device import device_key, issue_device, revoke_device, sign_device_token
+from fangkong.ingest.healthtoken import HealthTokenVerifier
 from fangkong.ingest.server import DeviceRegistry, HttpConnection
 from fangkong.ingest.wsgi import make_app
 from fangkong.venues.models import CheckIn
@@ -196,3 +209,149 @@ def test_the_http_parser_handles_split_and_pipelined_requests():
     assert transport.out.count(b"HTTP/1.1 200 OK") == 2 and not transport.closed
     conn.data_received(b"GET /scan HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
     assert b"411" in transport.out and transport.closed
+
+
+# -- the hot path's health-token check (ingest/healthtoken.py) against epicore's --------------
+
+T = datetime(2026, 11, 23, 11, 20, tzinfo=UTC)
+_DAY = timedelta(days=1)
+
+
+def _rings():
+    """A ring as the platform has it, and variants where its health key is revoked or retired,
+    plus a token of each kind that the variants must refuse."""
+    health = new_key("health", T - timedelta(days=1), seed=b"h" * 32)
+    venue = new_key("venue", T - timedelta(days=1), seed=b"v" * 32)
+    ring = KeyRing([health, venue])
+    revoked = KeyRing([health, venue])
+    revoked.revoke(health.kid, T - timedelta(minutes=1))
+    retired = KeyRing([replace(health, verify_until=T - timedelta(seconds=1)), venue])
+    token = issue_health_token(ring, b"s" * 16, Colour.GREEN, T)
+    poster = issue_venue_token(ring, "v1", "market", "3502", T)
+    return {"ok": ring, "revoked": revoked, "retired": retired, "empty": KeyRing()}, token, poster
+
+
+def _outcome(check, text, ring, at):
+    try:
+        return ("ok", check(text, ring, at))
+    except TokenRejected as rejected:
+        return ("refused", rejected.code)
+
+
+def _reference(text, ring, at):
+    return verify_health_token(text, ring, at).subject
+
+
+def _fast(text, ring, at):
+    return HealthTokenVerifier(lambda: ring).subject(text, at)
+
+
+def _assert_same(text, ring, at):
+    assert _outcome(_fast, text, ring, at) == _outcome(_reference, text, ring, at), text
+
+
+def test_the_fast_check_accepts_and_refuses_exactly_like_epicore():
+    rings, token, poster = _rings()
+    for ring in rings.values():
+        for at in (T - timedelta(minutes=1), T, T + timedelta(minutes=5, seconds=29), T + _DAY):
+            for text in (
+                token,
+                poster,
+                token[:-3],
+                token + "AB",
+                token.lower(),
+                "FK2:" + token[4:],
+            ):
+                _assert_same(text, ring, at)
+    assert _outcome(_fast, token, rings["ok"], T) == ("ok", b"s" * 16)
+    assert _outcome(_fast, token, rings["revoked"], T) == ("refused", "token_revoked_key")
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.integers(4, 144), st.sampled_from(ALPHABET + "a~é\x00"))
+def test_a_changed_character_gets_epicores_verdict(position, char):
+    rings, token, _ = _rings()
+    _assert_same(token[:position] + char + token[position + 1 :], rings["ok"], T)
+
+
+def test_a_valid_token_takes_the_fast_path_with_either_signature_library(monkeypatch):
+    rings, token, _ = _rings()
+
+    def no_reference(*args, **kwargs):
+        raise AssertionError("the fast path fell back")
+
+    monkeypatch.setattr(healthtoken, "verify_health_token", no_reference)
+    assert _fast(token, rings["ok"], T) == b"s" * 16
+    monkeypatch.setattr(healthtoken, "crypto_sign_open", None)  # OpenSSL, as without PyNaCl
+    assert _fast(token, rings["ok"], T) == b"s" * 16
+    forged = token[:-3] + ("000" if token[-3:] != "000" else "111")
+    assert (
+        healthtoken.HealthTokenVerifier(lambda: rings["ok"])._fast(forged, rings["ok"], T) is None
+    )
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=0, max_size=120).filter(lambda b: len(b) % 2 == 0))
+def test_the_fast_base45_decoder_agrees_with_epicores(data):
+    text = b45encode(data)
+    assert healthtoken.b45decode_health(text) == b45decode(text) == data
+    for bad in ("GGW" + text, text + "a", text + "0"):  # overflow, foreign char, bad length
+        assert healthtoken.b45decode_health(bad) is None
+
+
+def test_batch_parameters_are_postgresql_array_literals():
+    at = datetime(2026, 11, 23, 11, 20, 5, 123456, tzinfo=UTC)
+    scans = [
+        core.Scan("ab" * 16, 17, 1, at),
+        core.Scan("ab" * 16, 17, 2, at),
+        core.Scan("cd", 9, 3, at),
+    ]
+    assert core.plan(scans).record_params() == (
+        "{0,2}",
+        "{" + "ab" * 16 + ",cd}",
+        "{17,9}",
+        "{2026-11-23T11:20:05.123456+00:00,2026-11-23T11:20:05.123456+00:00}",
+    )
+
+
+# -- the load generator (ingest/loadgen.py) ---------------------------------------------------
+
+
+def test_the_load_generator_counts_answers_and_broken_connections():
+    """Every 7th request is answered by closing the connection: an error, never acknowledged."""
+    import asyncio
+
+    from fangkong.ingest import loadgen
+
+    seen = []
+
+    class Server(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            for _ in range(data.count(b"POST ")):
+                seen.append(1)
+                if len(seen) % 7 == 0:
+                    self.transport.close()
+                    return
+                body = b'{"checkin_id":%d,"merged":false}' % len(seen)
+                self.transport.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Server, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        start = time.time() + 0.05
+        request = b"POST /scan HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+        items = [(start + n / 1000, request) for n in range(60)]
+        result = await loadgen._drive("127.0.0.1", port, items, 4)
+        server.close()
+        return result
+
+    result = asyncio.run(main())
+    assert result.statuses == {200: 60 - 8} and result.errors == {"ConnectionError": 8}
+    assert len(result.acked) == 52 and len(result.latencies) == 52
+    assert all(latency >= 0 for latency in result.latencies), sorted(result.latencies)[:3]

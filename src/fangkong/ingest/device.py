@@ -12,11 +12,10 @@ the server keeps a registry of devices, refreshed every few seconds (DeviceRegis
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -33,8 +32,7 @@ class DeviceRefused(Refused):
     pass
 
 
-@dataclass(frozen=True)
-class DeviceClaims:
+class DeviceClaims(NamedTuple):  # a tuple: built once per scan, several times cheaper
     device_id: int
     venue_id: int
     expires_at: int  # Unix seconds
@@ -46,7 +44,8 @@ def device_key(secret: str) -> bytes:
 
 
 def _mac(key: bytes, signed: str) -> str:
-    return hmac.new(key, signed.encode("ascii"), hashlib.sha256).hexdigest()[:MAC_HEX]
+    # hmac.digest: the one-shot C path, no HMAC object per scan
+    return hmac.digest(key, signed.encode("ascii"), "sha256").hex()[:MAC_HEX]
 
 
 def sign_device_token(key: bytes, device_id: int, venue_id: int, expires_at: datetime) -> str:

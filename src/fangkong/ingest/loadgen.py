@@ -14,6 +14,7 @@ import gc
 import json
 import multiprocessing
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 TIMEOUT = 30.0
@@ -44,19 +45,29 @@ class Result:
 
 
 class _Client(asyncio.Protocol):
-    def __init__(self) -> None:
+    """One keep-alive connection carrying at most one request at a time. Everything happens in
+    callbacks: no task, future or timer per request (they were most of the generator's CPU)."""
+
+    def __init__(self, driver: _Driver) -> None:
+        self.driver = driver
         self.buffer = bytearray()
-        self.waiter: asyncio.Future | None = None
         self.transport = None
-        self.alive = True
+        self.due = self.sent = 0.0  # of the request in flight; sent == 0: none
 
     def connection_made(self, transport) -> None:
         self.transport = transport
 
     def connection_lost(self, exc) -> None:
-        self.alive = False
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(ConnectionError("connection lost"))
+        if self.transport is not None:
+            self.transport = None
+            self.driver.failed(self, "ConnectionError")
+
+    def send(self, due: float, data: bytes) -> None:
+        self.sent = time.time()
+        # latency counts from the due time (a late send is queueing), or from the send if that
+        # was a little early (the schedule sleeps only for > 0.5 ms): never shortened
+        self.due = min(due, self.sent)
+        self.transport.write(data)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -71,72 +82,132 @@ class _Client(asyncio.Protocol):
         status = int(head[9:12])
         body = bytes(self.buffer[end + 4 : end + 4 + length])
         del self.buffer[: end + 4 + length]
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result((status, body))
+        if self.sent:
+            self.sent = 0.0
+            self.driver.answered(self, status, body)
 
-    def request(self, data: bytes) -> asyncio.Future:
-        self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(data)
-        return self.waiter
+    def drop(self) -> None:
+        """Close without reporting (the caller counted the error)."""
+        transport, self.transport = self.transport, None
+        if transport is not None:
+            transport.close()
+
+
+class _Driver:
+    """Open loop: items are (due time, request), handed to an idle connection when due or, if
+    none is idle, queued in `backlog` (the wait counts in the latency). Closed loop (closed =
+    seconds): each connection sends the next request as soon as it has the previous answer."""
+
+    def __init__(self, host, port, items, connections, closed=None) -> None:
+        self.host, self.port, self.connections, self.closed = host, port, connections, closed
+        self.items = items
+        self.result = Result(first_due=items[0][0] if items else 0.0, closed=closed is not None)
+        self.idle: list[_Client] = []
+        self.busy: set[_Client] = set()
+        self.backlog: deque = deque()
+        self.left = len(items)  # neither answered nor failed yet
+        self.done: asyncio.Future | None = None
+
+    async def run(self) -> Result:
+        loop = asyncio.get_running_loop()
+        self.done = loop.create_future()
+        if not self.items:
+            return self.result
+        for _ in range(self.connections):
+            loop.create_task(self._connect())
+        watchdog = loop.create_task(self._watchdog())
+        for due, data in self.items:
+            delay = due - time.time()
+            if delay > 0.0005:
+                await asyncio.sleep(delay)
+            self.backlog.append((due, data))
+            self._dispatch()
+        await self.done
+        watchdog.cancel()
+        for client in self.idle + list(self.busy):
+            client.drop()
+        return self.result
+
+    def _dispatch(self) -> None:
+        while self.backlog and self.idle:
+            due, data = self.backlog.popleft()
+            if self.closed is not None:
+                if time.time() > self.result.first_due + self.closed:
+                    self._finish_one()  # time is up: not sent, not counted
+                    continue
+                due = time.time()
+            client = self.idle.pop()
+            if client.transport is None:  # lost while idle; failed() is reconnecting it
+                self.backlog.appendleft((due, data))
+                continue
+            self.busy.add(client)
+            client.send(due, data)
+
+    def answered(self, client: _Client, status: int, body: bytes) -> None:
+        done, result = time.time(), self.result
+        result.latencies.append(done - client.due)
+        result.dues.append(client.due)
+        result.last_done = max(result.last_done, done)
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+        if status == 200:
+            answer = json.loads(body)
+            result.acked.append((answer["checkin_id"], answer["merged"]))
+        self.busy.discard(client)
+        self.idle.append(client)
+        self._finish_one()
+        self._dispatch()
+
+    def failed(self, client: _Client, name: str) -> None:
+        """The connection broke or timed out: its request (never acknowledged) is an error."""
+        in_flight = client in self.busy
+        self.busy.discard(client)
+        if client in self.idle:
+            self.idle.remove(client)
+        client.drop()
+        if in_flight:
+            self._error(name)
+        asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        """Open one connection, retrying every 20 ms while the server is down."""
+        loop = asyncio.get_running_loop()
+        while not self.done.done():
+            try:
+                _, client = await loop.create_connection(
+                    lambda: _Client(self), self.host, self.port
+                )
+            except OSError:
+                await asyncio.sleep(0.02)
+                continue
+            if client.transport is None:  # closed before this task resumed (counted there)
+                return
+            self.idle.append(client)
+            self._dispatch()
+            return
+
+    async def _watchdog(self) -> None:
+        """Requests without an answer, or without a connection, for TIMEOUT s are errors."""
+        while True:
+            await asyncio.sleep(0.5)
+            now = time.time()
+            for client in [c for c in self.busy if c.sent and now - c.sent > TIMEOUT]:
+                self.failed(client, "TimeoutError")
+            while self.backlog and now - self.backlog[0][0] > TIMEOUT:
+                self.backlog.popleft()
+                self._error("ConnectionRefusedError")
+
+    def _error(self, name: str) -> None:
+        self.result.errors[name] = self.result.errors.get(name, 0) + 1
+        self._finish_one()
+
+    def _finish_one(self) -> None:
+        self.left -= 1
+        if self.left == 0 and not self.done.done():
+            self.done.set_result(None)
 
 
 async def _drive(host, port, items, connections, closed=None) -> Result:
-    """Open loop: items are (due time, request). Closed loop (closed = seconds): each connection
-    sends the next request as soon as it has the previous answer, until the time is up."""
-    loop = asyncio.get_running_loop()
-    result = Result(first_due=items[0][0] if items else 0.0, closed=closed is not None)
-    queue: asyncio.Queue = asyncio.Queue()
-
-    async def connect(deadline):
-        while True:
-            try:
-                _, client = await loop.create_connection(_Client, host, port)
-                return client
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                await asyncio.sleep(0.02)
-
-    async def slot():
-        client = None
-        while True:
-            due, data = await queue.get()
-            if closed is not None:
-                if time.time() > result.first_due + closed:
-                    queue.task_done()
-                    continue
-                due = time.time()
-            try:
-                if client is None or not client.alive:
-                    client = await connect(due + TIMEOUT)
-                status, body = await asyncio.wait_for(client.request(data), TIMEOUT)
-                done = time.time()
-                result.latencies.append(done - due)
-                result.dues.append(due)
-                result.last_done = max(result.last_done, done)
-                result.statuses[status] = result.statuses.get(status, 0) + 1
-                if status == 200:
-                    answer = json.loads(body)
-                    result.acked.append((answer["checkin_id"], answer["merged"]))
-            except (OSError, ConnectionError, TimeoutError) as error:
-                name = type(error).__name__
-                result.errors[name] = result.errors.get(name, 0) + 1
-                if client is not None and client.transport is not None:
-                    client.transport.close()
-                client = None
-            finally:
-                queue.task_done()
-
-    slots = [asyncio.create_task(slot()) for _ in range(connections)]
-    for due, data in items:
-        delay = due - time.time()
-        if delay > 0.0005:
-            await asyncio.sleep(delay)
-        queue.put_nowait((due, data))
-    await queue.join()
-    for task in slots:
-        task.cancel()
-    return result
+    return await _Driver(host, port, items, connections, closed).run()
 
 
 def _child(host, port, items, connections, closed, pipe) -> None:

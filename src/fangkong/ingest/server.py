@@ -17,6 +17,7 @@ kernel spreads connections over them) and runs one event loop with:
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import os
 import signal
@@ -24,6 +25,7 @@ import socket
 import sys
 import time
 from collections import deque
+from typing import NamedTuple
 
 from fangkong.ingest.core import REASONS, Gate, Refused, Reply, record_batch_async
 from fangkong.ingest.core import refuse_device as _refuse
@@ -111,12 +113,40 @@ class Committer:
                 await asyncio.sleep(0.2)
 
 
+@functools.lru_cache(maxsize=1024)
 def _head(status: int, length: int, keep_alive: bool) -> bytes:
+    # cached: a few statuses and body lengths recur for every answer
     return (
         f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {length}\r\n{'' if keep_alive else 'Connection: close' + chr(13) + chr(10)}"
         "\r\n"
     ).encode("ascii")
+
+
+class Request(NamedTuple):
+    method: str
+    target: str
+    version: str
+    headers: dict[bytes, bytes]  # lower-case names, stripped values; the last one wins
+
+
+def parse_head(head: bytes) -> Request | None:
+    """The request line and headers of a request head (without its blank line), or None if the
+    request line does not parse. Header values stay bytes: only the few used are decoded."""
+    lines = head.split(b"\r\n")
+    parts = lines[0].decode("latin-1").split(" ", 2)
+    if len(parts) != 3:
+        return None
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    return Request(parts[0], parts[1], parts[2], headers)
+
+
+def _keep_alive(request: Request) -> bool:
+    connection = request.headers.get(b"connection", b"").lower()
+    return connection != b"close" if request.version == "HTTP/1.1" else connection == b"keep-alive"
 
 
 class HttpConnection(asyncio.Protocol):
@@ -134,51 +164,42 @@ class HttpConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        while self.transport is not None:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self.buffer) > MAX_HEAD:
-                    self._fail(Refused(400, "bad_request", "request head too large").reply())
-                return
-            lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
-            try:
-                method, target, version = lines[0].split(" ", 2)
-            except ValueError:
-                self._fail(Refused(400, "bad_request", "bad request line").reply())
-                return
-            headers = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            if "transfer-encoding" in headers:
-                self._fail(Refused(411, "length_required", "send Content-Length").reply())
-                return
-            try:
-                length = int(headers.get("content-length") or 0)
-            except ValueError:
-                length = -1
-            if not 0 <= length <= 65536:
-                self._fail(Refused(400, "bad_request", "bad Content-Length").reply())
-                return
-            if len(self.buffer) < end + 4 + length:
-                return
-            body = bytes(self.buffer[end + 4 : end + 4 + length])
-            del self.buffer[: end + 4 + length]
-            connection = headers.get("connection", "").lower()
-            keep_alive = (
-                connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
-            )
-            self.pending.append(
-                (
-                    self.worker.handle(method, target, headers.get("authorization", ""), body),
-                    keep_alive,
-                )
-            )
-            answer = self.pending[-1][0]
-            if isinstance(answer, asyncio.Future):
-                answer.add_done_callback(self._flush)
-            else:
-                self._flush()
+        while self.transport is not None and self._next_request():
+            pass
+
+    def _next_request(self) -> bool:
+        """Handle the first complete request in the buffer; False when there is none (yet)."""
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > MAX_HEAD:
+                self._fail(Refused(400, "bad_request", "request head too large").reply())
+            return False
+        request = parse_head(bytes(self.buffer[:end]))
+        if request is None:
+            self._fail(Refused(400, "bad_request", "bad request line").reply())
+            return False
+        if b"transfer-encoding" in request.headers:
+            self._fail(Refused(411, "length_required", "send Content-Length").reply())
+            return False
+        try:
+            length = int(request.headers.get(b"content-length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= 65536:
+            self._fail(Refused(400, "bad_request", "bad Content-Length").reply())
+            return False
+        if len(self.buffer) < end + 4 + length:
+            return False
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        authorization = request.headers.get(b"authorization", b"").decode("latin-1")
+        answer = self.worker.handle(request.method, request.target, authorization, body)
+        self.pending.append((answer, _keep_alive(request)))
+        if isinstance(answer, asyncio.Future):
+            answer.add_done_callback(self._flush)
+        else:
+            self._flush()
+        return True
 
     def _flush(self, _=None) -> None:
         while self.pending and self.transport is not None:
