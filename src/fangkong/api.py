@@ -10,6 +10,7 @@ from fangkong.accounts.api import router as accounts_router
 from fangkong.cases.api import router as cases_router
 from fangkong.geo.api import router as geo_router
 from fangkong.healthcode.api import router as healthcode_router
+from fangkong.labs.api import router as labs_router
 from fangkong.people.api import router as people_router
 from fangkong.venues.api import router as venues_router
 
@@ -34,3 +35,4 @@ api.add_router("/people", people_router)
 api.add_router("/", cases_router)
 api.add_router("/", healthcode_router)
 api.add_router("/", venues_router)
+api.add_router("/", labs_router)

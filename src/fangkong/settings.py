@@ -5,6 +5,7 @@ DATABASE_URL       postgres://... for production; SQLite in FANGKONG_DATA when u
 FANGKONG_SECRET_KEY, FANGKONG_DEBUG, FANGKONG_ALLOWED_HOSTS
 FANGKONG_QUARANTINE_RULES  pin the quarantine rule set (docs/quarantine.md)
 FANGKONG_CERT_TRUST  trust files or folders for travellers' certificates (default DATA/cert-trust)
+FANGKONG_RESULT_TARGET_HOURS  hours from sampling to a tube's result before it is late (default 12)
 """
 
 from __future__ import annotations
@@ -156,6 +157,10 @@ FANGKONG_CERT_TRUST = [
 # Quarantine rule set (epicore.regimens key, e.g. 2022-06 for "7+3"); empty: the one in force on
 # the day of entry. A province that keeps stricter measures pins its own.
 FANGKONG_QUARANTINE_RULES = os.environ.get("FANGKONG_QUARANTINE_RULES", "")
+
+# Target hours from sampling to a tube's result; late tubes are flagged (labs/turnaround.py cites
+# the national requirements behind its default of 12).
+FANGKONG_RESULT_TARGET_HOURS = os.environ.get("FANGKONG_RESULT_TARGET_HOURS", "")
 
 # Page size of every list; lists page by key (keyset), never by offset.
 PAGE_SIZE = 50

@@ -6,6 +6,7 @@ from fangkong.api import api
 from fangkong.cases import views as case_views
 from fangkong.geo import views as geo_views
 from fangkong.healthcode import views as code_views
+from fangkong.labs import box_views, campaign_views
 from fangkong.labs import views as lab_views
 from fangkong.people import views as people_views
 from fangkong.quarantine import views as quarantine_views
@@ -89,6 +90,16 @@ urlpatterns = [
     path("appeals/<int:appeal_id>/answer/", code_views.appeal_answer, name="appeal_answer"),
     path("labs/", lab_views.lab_home, name="labs"),
     path("labs/sampling/", lab_views.sampling, name="sampling"),
+    path("labs/boxes/", box_views.box_list, name="boxes"),
+    path("labs/boxes/receive/", box_views.box_receive, name="box_receive"),
+    path("labs/boxes/<int:box_id>/", box_views.box_detail, name="box"),
+    path("labs/campaigns/", campaign_views.campaign_list, name="campaigns"),
+    path("labs/campaigns/<int:campaign_id>/", campaign_views.campaign_detail, name="campaign"),
+    path(
+        "labs/campaigns/<int:campaign_id>/<str:action>/",
+        campaign_views.campaign_act,
+        name="campaign_act",
+    ),
     path("audit/", account_views.audit_log, name="audit"),
     path("accounts/", account_views.account_list, name="accounts"),
     path("accounts/new/", account_views.account_new, name="account_new"),

@@ -122,3 +122,35 @@ def test_masks():
     assert idcard.mask_name("张伟") == "张*"
     assert idcard.mask_name("欧阳娜娜") == "欧**娜"
     assert idcard.mask_document("E1234") == "E***4"
+
+
+def _near_valid_numbers():
+    from hypothesis import strategies as st
+
+    digits = st.text(alphabet="0123456789", min_size=17, max_size=17)
+    return st.one_of(
+        digits.map(lambda d: d + idcard.id_check_char(d)),  # right check char, any date
+        st.builds(lambda d, c: d + c, digits, st.sampled_from("0123456789X")),
+        st.text(alphabet="0123456789X", min_size=0, max_size=20),
+        st.builds(
+            lambda region, born, seq: idcard.make_resident_id(region, born, seq),
+            st.text(alphabet="0123456789", min_size=6, max_size=6),
+            st.dates(min_value=date(1870, 1, 1), max_value=date(2030, 12, 31)),
+            st.integers(0, 999),
+        ),
+    )
+
+
+@given(st.lists(_near_valid_numbers(), min_size=1, max_size=40))
+def test_the_vectorised_check_agrees_with_the_precise_one(numbers):
+    today = date(2026, 11, 23)
+    verdicts = idcard.valid_resident_ids(numbers, today)
+
+    def valid(number):
+        try:
+            idcard.parse_resident_id(number, today)
+            return True
+        except ValidationError:
+            return False
+
+    assert list(verdicts) == [valid(x) for x in numbers]

@@ -118,3 +118,14 @@ def test_concurrent_workers_never_claim_the_same_job(db):
         assert len(claimed) == len(set(claimed)) == 20
     finally:
         _in_threads(lambda: Job.objects.filter(kind="test.record").delete())
+
+
+def test_urgent_jobs_run_before_older_routine_ones(db):
+    from fangkong.jobs import queue
+    from fangkong.jobs.models import Job
+
+    routine = queue.enqueue("healthcode.recolour", {"person_ids": []}, priority=queue.BACKGROUND)
+    urgent = queue.enqueue("healthcode.recolour", {"person_ids": []}, priority=queue.URGENT)
+    Job.objects.exclude(pk__in=[routine.pk, urgent.pk]).update(state="done")
+    assert queue.claim("w").pk == urgent.pk
+    assert queue.claim("w").pk == routine.pk

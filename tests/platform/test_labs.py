@@ -143,3 +143,27 @@ def test_sampling_page_opens_fills_and_seals_a_tube(world, login):
     sealed = client.post("/labs/sampling/", {"step": "seal", "barcode": "S1"})
     assert Tube.objects.get(barcode="S1").state == "sealed"
     assert "1" in sealed.content.decode()
+
+
+def test_a_positive_pool_flags_its_members_codes_until_their_retest(world, lab):
+    _pool(world, lab)
+    actions.record_result(lab, "T0001", "positive", 28.5, "厦门市第一医院")
+    queue.run_pending()
+
+    def reasons(person):
+        return [r["code"] for r in CodeState.objects.get(person=person).reasons]
+
+    assert "pooled_positive_recall" in reasons(world.person_b)  # red anyway: a close contact
+    actions.record_individual(lab, world.person_b, timezone.now(), "negative")
+    queue.run_pending()
+    assert "pooled_positive_recall" not in reasons(world.person_b)
+
+
+def test_recalled_people_show_up_for_the_sampling_staff_of_their_area(world, lab, login):
+    _pool(world, lab)
+    actions.record_result(lab, "T0001", "positive", 28.5, "厦门市第一医院")
+    page = login("grid_a").get("/labs/sampling/").content.decode()
+    assert "T0001" in page  # person_a lives in grid A
+    page = login("lab_a").get("/labs/sampling/").content.decode()
+    recalls = page[page.index('data-testid="recalls"') :]
+    assert str(world.person_a) in recalls and str(world.person_b) not in recalls  # county B

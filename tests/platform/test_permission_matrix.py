@@ -56,6 +56,8 @@ OVERRIDERS = {"command", "tracer_a", "tracer_b"}
 OVERRIDE_A = {"command", "tracer_a"}
 VENUE_A = {"command", "tracer_a", "grid_a", "quarantine_a", "venue_a"}
 SITE_A = {"command", "tracer_a", "grid_a", "quarantine_a"}
+CAMPAIGN_A = {"command", "grid_a", "lab_a"}
+SAMPLERS_A = {"grid_a", "lab_a"}
 
 
 def allow(personas, status=200, anon=PAGE_LOGIN, others=404):
@@ -184,6 +186,16 @@ CASES = [
         allow({"grid_a"}, 302),
     ),
     ("me/quarantine/", "get", "/me/quarantine/", None, allow({"resident_a"})),
+    # Testing campaigns: headquarters run them; sampling and lab staff of the area see them.
+    ("labs/campaigns/", "get", "/labs/campaigns/", None, allow(CAMPAIGN_A)),
+    ("labs/campaigns/<int:campaign_id>/", "get", "/labs/campaigns/{cp}/", None, allow(CAMPAIGN_A)),
+    (
+        "labs/campaigns/<int:campaign_id>/<str:action>/",
+        "post",
+        "/labs/campaigns/{cp}/site/",
+        {"name": "湖滨采样点"},
+        allow({"command"}, 302),
+    ),
     ("cases/<int:case_id>/fhir.json", "get", "/cases/{c}/fhir.json", None, allow(CASE_A)),
     ("contacts/", "get", "/contacts/", None, allow(CASE_VIEWERS)),
     ("graph/", "get", "/graph/", None, allow(CASE_VIEWERS)),
@@ -268,6 +280,23 @@ CASES = [
     ),
     ("labs/", "get", "/labs/", None, allow({"lab_a"})),
     ("labs/sampling/", "get", "/labs/sampling/", None, allow({"lab_a", "grid_a"})),
+    # Transport boxes: sampling staff of the box's subtree pack and hand over; its labs receive.
+    ("labs/boxes/", "get", "/labs/boxes/", None, allow(SAMPLERS_A)),
+    (
+        "labs/boxes/",
+        "post",
+        "/labs/boxes/",
+        {"step": "seal", "code": "矩阵箱1"},
+        allow(SAMPLERS_A, 302),
+    ),
+    ("labs/boxes/<int:box_id>/", "get", "/labs/boxes/{bx}/", None, allow(SAMPLERS_A)),
+    (
+        "labs/boxes/receive/",
+        "post",
+        "/labs/boxes/receive/",
+        {"code": "矩阵箱1", "lab": "矩阵实验室"},
+        allow({"lab_a"}, 302),
+    ),
     ("audit/", "get", "/audit/", None, allow({"auditor"})),
     ("accounts/", "get", "/accounts/", None, allow({"admin"})),
     ("accounts/new/", "get", "/accounts/new/", None, allow({"admin"})),
@@ -388,6 +417,13 @@ CASES = [
         {**allow(VENUE_A, 400, anon=API_ANON, others=403), "tracer_b": 404},
     ),
     (
+        "api/labs/results",
+        "post",
+        "/api/labs/results",
+        [{"barcode": "NOPE", "result": "negative", "lab": "矩阵实验室"}],
+        allow({"lab_a"}, anon=API_ANON, others=403),
+    ),
+    (
         "api/audit/verify",
         "get",
         "/api/audit/verify",
@@ -427,6 +463,37 @@ def site_world(world):
             "qa": reading.alert.pk, "qf": task.pk}  # fmt: skip
 
 
+@pytest.fixture
+def campaign_world(world):
+    """A testing campaign over county A, running now."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from fangkong.labs.models import Campaign
+
+    now = timezone.now()
+    campaign = Campaign.objects.create(name="矩阵全员核酸", kind="area", jurisdiction_id=COUNTY_A,
+                                       starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=9))  # fmt: skip
+    return {"cp": campaign.pk}
+
+
+@pytest.fixture
+def box_world(world):
+    """A transport box packing in grid A, addressed to a lab."""
+    from fangkong.labs import boxes
+
+    box = boxes.open_box(None, "矩阵箱1", "矩阵采样点", "矩阵实验室", world.grid_a)
+    return {"bx": box.pk}
+
+
+FIXTURES_BY_PATH = {
+    "/quarantine/": "site_world",
+    "/labs/campaigns/": "campaign_world",
+    "/labs/boxes/": "box_world",
+}
+
+
 def _fill(template: str, world, ids: dict | None = None) -> str:
     return template.format(
         **(ids or {}),
@@ -457,6 +524,8 @@ def _request(client, method, path, data, world):
         return client.post(path, {"file": upload})
     if method == "get":
         return client.get(path)
+    if path.startswith("/api/") and isinstance(data, list):
+        return client.post(path, data, content_type="application/json")
     if path.startswith("/api/") and data is not None:
         body = {k: _fill(v, world) if isinstance(v, str) else v for k, v in data.items()}
         body = {k: int(v) if k.endswith("_id") else v for k, v in body.items()}
@@ -468,7 +537,10 @@ def _request(client, method, path, data, world):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[1]} {c[2]}")
 def test_matrix(login, world, case, persona, request):
     _route, method, template, data, expected = case
-    ids = request.getfixturevalue("site_world") if "/quarantine/" in template else None
+    ids = {}
+    for part, fixture in FIXTURES_BY_PATH.items():
+        if part in template:
+            ids.update(request.getfixturevalue(fixture))
     client = login(persona)
     response = _request(client, method, _fill(template, world, ids), data, world)
     assert response.status_code == expected[persona], response.content[:300]

@@ -24,7 +24,14 @@ from fangkong.cases.models import (
 )
 from fangkong.geo.models import in_subtree
 from fangkong.healthcode.models import Appeal, CodeState, ColourChange, ColourOverride
-from fangkong.labs.models import PersonTest, ResultUpload, Tube, TubeMember
+from fangkong.labs.models import (
+    CampaignSample,
+    CampaignTarget,
+    PersonTest,
+    ResultUpload,
+    Tube,
+    TubeMember,
+)
 from fangkong.people.bulk import load_people
 from fangkong.people.management.commands.synth import populate
 from fangkong.people.models import Person
@@ -53,6 +60,8 @@ def empty_register(world):
         Reading,
         Transfer,
         Stay,
+        CampaignSample,
+        CampaignTarget,
         PersonTest,
         ResultUpload,
         TubeMember,

@@ -14,6 +14,7 @@ from epicore.healthcode.facts import (
     Contact,
     FeverClinicVisit,
     Quarantine,
+    Recall,
     RiskAreaArrival,
     TestResult,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "FeverClinicVisit",
     "Quarantine",
     "Reason",
+    "Recall",
     "RiskAreaArrival",
     "RuleSet",
     "TestResult",

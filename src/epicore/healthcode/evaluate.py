@@ -33,6 +33,8 @@ FIELD_LABELS = {
     "arrived_at": Text("抵达", "arrival"),
     "flagged_at": Text("判定时空伴随", "the companion flag"),
     "visited_at": Text("就诊", "the visit"),
+    "recalled_at": Text("混采阳性通知", "the pooled positive"),
+    "answered_at": Text("单采复核结果", "the individual retest result"),
 }
 PREVIOUS_PHASE = Text("上一阶段结束", "the previous phase")
 

@@ -67,6 +67,17 @@ class TestResult:
 
 
 @dataclass(frozen=True)
+class Recall:
+    """单采复核: the person was in a pooled tube that tested positive or suspicious and must give an
+    individual sample; the recall ends when that result is in (the platform then drops it)."""
+
+    kind: ClassVar[str] = "recall"
+    recalled_at: datetime
+    answered_at: datetime | None = None
+    ref: str = ""
+
+
+@dataclass(frozen=True)
 class AreaResidence:
     kind: ClassVar[str] = "area"
     level: str
@@ -104,6 +115,7 @@ Fact = (
     | Contact
     | Quarantine
     | TestResult
+    | Recall
     | AreaResidence
     | RiskAreaArrival
     | CompanionFlag
@@ -116,6 +128,7 @@ FACT_TYPES: dict[str, type] = {
         Contact,
         Quarantine,
         TestResult,
+        Recall,
         AreaResidence,
         RiskAreaArrival,
         CompanionFlag,

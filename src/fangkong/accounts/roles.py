@@ -34,6 +34,7 @@ EDIT_CASES = "cases.edit"  # open and reclassify cases, record contacts and thei
 VERIFY_CODES = "healthcode.verify"  # read a resident's code at a checkpoint or venue
 OVERRIDE_CODES = "healthcode.override"  # request/approve manual colours, answer appeals
 TAKE_SAMPLES = "labs.sample"  # open tubes, scan people in, seal (sampling sites)
+RUN_CAMPAIGNS = "labs.campaign"  # set up testing campaigns, their sites and rosters
 RECORD_RESULTS = "labs.result"  # lab results of tubes and individual tests
 OPERATE_SITES = "quarantine.operate"  # check-in, transfers, readings, release, room states
 MANAGE_SITES = "quarantine.manage"  # activate reserve sites, stand them down
@@ -51,6 +52,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
             VERIFY_CODES,
             OVERRIDE_CODES,
             MANAGE_SITES,
+            RUN_CAMPAIGNS,
         }
     ),
     # Tracers phone contacts and match records across sources: they need the real numbers.

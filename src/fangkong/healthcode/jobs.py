@@ -49,13 +49,16 @@ def queue_due_recolouring(now: datetime) -> None:
         queue.enqueue("healthcode.due", dedupe_key="healthcode.due")
 
 
-def request_recolour(person_ids, trigger_kind: str, trigger_ref: str = "") -> None:
+def request_recolour(
+    person_ids, trigger_kind: str, trigger_ref: str = "", priority: int = queue.NORMAL
+) -> None:
     """Ask for these people to be recoloured (in the caller's transaction)."""
     ids = sorted(set(person_ids))
     if ids:
         queue.enqueue(
             "healthcode.recolour",
             {"person_ids": ids, "trigger_kind": trigger_kind, "trigger_ref": trigger_ref},
+            priority=priority,
         )
 
 

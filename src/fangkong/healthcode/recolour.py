@@ -49,6 +49,11 @@ def facts_for(person_ids: Iterable[int]) -> dict[int, list]:
         facts[contact.person_id].append(_contact_fact(contact))
     for fact in _quarantine_facts(ids):
         facts[fact[0]].append(fact[1])
+    # An open recall (混采阳性, retest due) is a fact until its individual result replaces it.
+    recalls = PersonTest.objects.filter(person_id__in=ids, outcome="", retest_of__isnull=False)
+    for recall in recalls.select_related("retest_of"):
+        recalled_at = recall.retest_of.resulted_at or recall.sampled_at
+        facts[recall.person_id].append(engine.Recall(recalled_at, ref=f"recall:{recall.pk}"))
     for test in PersonTest.objects.filter(person_id__in=ids).exclude(outcome=""):
         facts[test.person_id].append(
             engine.TestResult(

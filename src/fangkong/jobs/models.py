@@ -29,6 +29,7 @@ class Job(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=64, blank=True)
     dedupe_key = models.CharField(max_length=128, blank=True)
+    priority = models.PositiveSmallIntegerField(default=5)  # queue.URGENT 0 .. BACKGROUND 9
     progress_done = models.BigIntegerField(default=0)
     progress_total = models.BigIntegerField(null=True, blank=True)
     progress_note = models.CharField(max_length=200, blank=True)
@@ -39,7 +40,10 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["state", "run_after"], name="job_due")]
+        indexes = [
+            models.Index(fields=["state", "run_after"], name="job_due"),
+            models.Index(fields=["state", "priority", "run_after"], name="job_due_priority"),
+        ]
         constraints = [
             # At most one queued job per dedupe key: asking twice for the same work queues it once.
             models.UniqueConstraint(

@@ -43,6 +43,11 @@ def task(kind: str):
     return register
 
 
+# A positive result's recolouring must not wait behind a million negatives' (issue 6: members
+# flagged and recoloured within 5 s of the result).
+URGENT, NORMAL, BACKGROUND = 0, 5, 9
+
+
 def enqueue(
     kind: str,
     args: dict | None = None,
@@ -50,8 +55,10 @@ def enqueue(
     run_after: datetime | None = None,
     dedupe_key: str = "",
     max_attempts: int = 3,
+    priority: int = NORMAL,
 ) -> Job:
-    """Queue a job; with `dedupe_key`, a job already queued under that key is reused."""
+    """Queue a job; with `dedupe_key`, a job already queued under that key is reused. Lower
+    `priority` runs first among due jobs (URGENT, NORMAL, BACKGROUND)."""
     if kind not in TASKS:
         raise KeyError(f"no handler registered for job kind {kind!r}")
     when = run_after or timezone.now()
@@ -67,6 +74,7 @@ def enqueue(
                 run_after=when,
                 dedupe_key=dedupe_key,
                 max_attempts=max_attempts,
+                priority=priority,
             )
     except IntegrityError:  # queued concurrently by another writer under the same key
         return _queued_with_key(dedupe_key, when)
@@ -91,10 +99,10 @@ def _due(now: datetime) -> Q:
 
 
 def claim(worker: str, now: datetime | None = None) -> Job | None:
-    """Take the oldest due job (or one whose worker died) and lease it to `worker`."""
+    """Take the most urgent, then oldest, due job (or one whose worker died) and lease it."""
     now = now or timezone.now()
     with transaction.atomic():
-        candidates = Job.objects.filter(_due(now)).order_by("run_after", "id")
+        candidates = Job.objects.filter(_due(now)).order_by("priority", "run_after", "id")
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True)
         job = candidates.first()

@@ -11,6 +11,8 @@ from fangkong.accounts import audit
 from fangkong.accounts.roles import RECORD_RESULTS, TAKE_SAMPLES
 from fangkong.errors import Refused
 from fangkong.healthcode.jobs import request_recolour
+from fangkong.jobs import queue
+from fangkong.labs import campaigns
 from fangkong.labs.models import Outcome, PersonTest, ResultUpload, Tube, TubeMember, TubeState
 from fangkong.people.models import Person
 
@@ -32,8 +34,12 @@ def _tube(barcode: str, lock: bool = False) -> Tube:
     return tube
 
 
-def open_tube(actor, barcode: str, size: int, site: str, jurisdiction_code: str, at=None) -> Tube:
+def open_tube(
+    actor, barcode: str, size: int, site: str, jurisdiction_code: str, at=None, campaign=None
+) -> Tube:
     _require(actor, TAKE_SAMPLES)
+    if campaign is not None and not campaigns.is_open(campaign, at):
+        raise Refused("campaign_closed", f"campaign {campaign.name} is not running now")
     if size not in ALLOWED_SIZES:
         raise Refused("tube_size", f"a tube holds 1, 5, 10 or 20 people, not {size}")
     if Tube.objects.filter(barcode=barcode.strip()).exists():
@@ -45,6 +51,7 @@ def open_tube(actor, barcode: str, size: int, site: str, jurisdiction_code: str,
         jurisdiction_id=jurisdiction_code,
         opened_at=at or timezone.now(),
         opened_by=actor,
+        campaign=campaign,
     )
 
 
@@ -63,7 +70,11 @@ def scan_into(actor, barcode: str, person: Person, at: datetime | None = None) -
             )
         if tube.members.count() >= tube.size:
             raise Refused("tube_full", f"tube {tube.barcode} already holds {tube.size} people")
-        return TubeMember.objects.create(tube=tube, person=person, sampled_at=at or timezone.now())
+        member = TubeMember.objects.create(
+            tube=tube, person=person, sampled_at=at or timezone.now()
+        )
+        campaigns.record_sample(tube.campaign_id, person, member.sampled_at)
+        return member
 
 
 def seal(actor, barcode: str, at: datetime | None = None) -> dict:
@@ -122,7 +133,8 @@ def _apply(actor, tube: Tube, upload: ResultUpload) -> None:
         upload.ct_value,
         now,
     )
-    tube.save(update_fields=["state", "outcome", "ct_value", "resulted_at"])
+    tube.lab = upload.lab[:100]  # who resulted it: turnaround per lab
+    tube.save(update_fields=["state", "outcome", "ct_value", "resulted_at", "lab"])
     upload.applied = True
     upload.save(update_fields=["applied"])
     members = list(tube.members.all())
@@ -146,7 +158,9 @@ def _apply(actor, tube: Tube, upload: ResultUpload) -> None:
         object_id=tube.pk,
         details={"outcome": upload.outcome, "members": len(members), "lab": upload.lab},
     )
-    request_recolour([m.person_id for m in members], "fact", f"tube:{tube.pk}")
+    # A recall turns codes yellow: it jumps the queue ahead of routine negatives.
+    urgent = queue.URGENT if upload.outcome != Outcome.NEGATIVE else queue.NORMAL
+    request_recolour([m.person_id for m in members], "fact", f"tube:{tube.pk}", priority=urgent)
 
 
 def record_individual(actor, person: Person, sampled_at: datetime, outcome: str) -> PersonTest:

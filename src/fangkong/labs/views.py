@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from epicore import idcard
 from epicore.errors import ValidationError
 from fangkong.accounts.queries import require_capability
 from fangkong.accounts.roles import RECORD_RESULTS, TAKE_SAMPLES
-from fangkong.labs import actions, uploads
+from fangkong.geo.models import in_subtree
+from fangkong.labs import actions, box_views, uploads
+from fangkong.labs.campaign_views import campaigns_for
 from fangkong.labs.models import Tube, TubeState
 from fangkong.people.importing import FileProblem, read_table_file
 from fangkong.people.models import DocType, Person
@@ -36,6 +39,7 @@ def lab_home(request):
             "problem": problem,
             "held": Tube.objects.filter(state=TubeState.HELD).order_by("-id")[:50],
             "recalls": actions.pending_retests().count(),
+            **box_views.lab_page_context(request.user),  # boxes arriving, turnaround
         },
         status=400 if problem else 200,
     )
@@ -52,6 +56,25 @@ def _person_by_id_number(text: str) -> Person:
     return person
 
 
+def _recalls_in_scope(user):
+    """People registered in the user's area whose pooled tube was positive: they must be found
+    and sampled alone (单采复核), wherever the tube was sampled."""
+    recalls = actions.pending_retests().filter(
+        in_subtree("person__jurisdiction_id", user.scope_code)
+    )
+    return recalls.select_related("person", "retest_of").order_by("sampled_at")[:200]
+
+
+def _chosen_campaign(request):
+    chosen = request.POST.get("campaign")
+    if not chosen:
+        return None
+    campaign = campaigns_for(request.user).filter(pk=chosen if chosen.isdigit() else 0).first()
+    if campaign is None:
+        raise actions.Refused("unknown_campaign", _("Choose one of the campaigns shown."))
+    return campaign
+
+
 @login_required
 def sampling(request):
     require_capability(request.user, TAKE_SAMPLES)
@@ -66,6 +89,7 @@ def sampling(request):
                     int(request.POST.get("size") or 10),
                     request.POST.get("site", "")[:100],
                     request.user.scope_code,
+                    campaign=_chosen_campaign(request),
                 )
                 message = _("Tube %(b)s opened.") % {"b": barcode}
             elif step == "scan":
@@ -88,6 +112,14 @@ def sampling(request):
     return render(
         request,
         "labs/sampling.html",
-        {"message": message, "refused": refused, "data": request.POST},
+        {
+            "message": message,
+            "refused": refused,
+            "data": request.POST,
+            "recalls": _recalls_in_scope(request.user),
+            "campaigns": campaigns_for(request.user).filter(
+                starts_at__lte=timezone.now(), ends_at__gte=timezone.now()
+            ),
+        },
         status=400 if refused else 200,
     )

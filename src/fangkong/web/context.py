@@ -3,6 +3,7 @@ from fangkong.accounts.roles import (
     MANAGE_ACCOUNTS,
     OVERRIDE_CODES,
     RECORD_RESULTS,
+    RUN_CAMPAIGNS,
     TAKE_SAMPLES,
     VERIFY_CODES,
     VIEW_AUDIT,
@@ -28,6 +29,8 @@ def navigation(request):
             "overrides": user.can(OVERRIDE_CODES) and bool(user.scope_code),
             "labs": user.can(RECORD_RESULTS),
             "sampling": user.can(TAKE_SAMPLES) and bool(user.scope_code),
+            "campaigns": bool(user.scope_code)
+            and any(user.can(c) for c in (RUN_CAMPAIGNS, TAKE_SAMPLES, RECORD_RESULTS)),
             "audit": user.can(VIEW_AUDIT),
             "accounts": user.can(MANAGE_ACCOUNTS),
         }

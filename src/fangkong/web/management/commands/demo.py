@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 
 from fangkong.accounts.personas import CITY, COUNTY_A, PERSONAS, ensure_personas
 from fangkong.geo.models import in_subtree
+from fangkong.labs.demo import seed_boxes
 from fangkong.people.management.commands.synth import populate
 from fangkong.people.models import Person
 from fangkong.quarantine.demo import seed_sites
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         )
         users = ensure_personas(DEMO_PASSWORD, first.jurisdiction_id, first)
         seed_sites(users["quarantine_a"], COUNTY_A)
+        seed_boxes(users["grid_a"], users["lab_a"])
         self._print_logins(options)
         if not options["no_serve"]:
             # One process for the embedded demo: background jobs run in a thread beside the web

@@ -1,0 +1,472 @@
+"""Bulk import of tube-member results (one row per person sampled), as labs' information
+systems export them after a mass-testing day: 1,000,000 rows in well under a minute.
+
+Layout (docs/labs.md): 采样管条码, 证件号码, 采样时间, 检测结果, optional Ct值, 检测机构, 采样点.
+Each row is checked on its own and every bad row is reported by row and column; good rows are
+kept. A tube's rows must agree on its result; a tube already known is resulted through the
+ordinary path (actions.record_result: a repeat is a duplicate, a different result is held).
+New tubes, their members, the members' results or recalls and campaign completion are written
+set-wise (COPY on PostgreSQL) in one transaction; codes are recoloured by the job queue.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from epicore import idcard
+from epicore.errors import ValidationError
+from fangkong.accounts import audit
+from fangkong.accounts.roles import RECORD_RESULTS
+from fangkong.errors import Refused
+from fangkong.healthcode.jobs import request_recolour
+from fangkong.jobs import queue
+from fangkong.labs import actions
+from fangkong.labs.models import (
+    CampaignSample,
+    Outcome,
+    PersonTest,
+    ResultUpload,
+    Tube,
+    TubeMember,
+    TubeState,
+)
+from fangkong.labs.uploads import RESULT_WORDS
+from fangkong.people.importing import Layout
+from fangkong.people.models import DocType, Person
+from fangkong.venues.bulk import copy_rows
+
+MEMBER_RESULTS = Layout(
+    headers={
+        "barcode": ("采样管条码", "条码", "试管条码", "barcode", "tube"),
+        "doc_number": ("证件号码", "身份证号", "身份证号码", "id number", "doc_number"),
+        "sampled_at": ("采样时间", "sampled at", "sampled_at"),
+        "result": ("检测结果", "结果", "result"),
+        "ct": ("Ct值", "CT值", "ct", "ct value"),
+        "lab": ("检测机构", "lab"),
+        "site": ("采样点", "sampling site", "site"),
+    },
+    required=("barcode", "doc_number", "sampled_at", "result"),
+)
+RECOLOUR_CHUNK = (
+    5_000  # people per recolour job: under a second each, so an urgent job never waits long
+)
+_LOOSE_TIME = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+@dataclass
+class BulkReport:
+    rows: int = 0
+    tubes_new: int = 0
+    members: int = 0
+    tubes_existing: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    positives: int = 0
+    problems: list[tuple[int, str, str]] = field(default_factory=list)  # row, column, message
+
+    @property
+    def rejected_rows(self) -> int:
+        return len({row for row, _c, _m in self.problems})
+
+
+@dataclass(slots=True)
+class _Row:
+    number: int
+    barcode: str
+    doc: str
+    sampled_at: datetime
+    outcome: str
+    ct: float | None
+    lab: str
+    site: str
+
+
+def _parse_time(text: str, tz) -> datetime:
+    text = text.strip()
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        match = _LOOSE_TIME.match(text)
+        if match is None:
+            raise ValueError(text) from None
+        value = datetime(*(int(g) for g in match.groups() if g is not None))
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+
+
+def _parse_ct(text: str) -> float | None:
+    if not text:
+        return None
+    value = float(text)
+    if not 0 < value <= 50:  # the same bound as actions.record_result
+        raise ValueError(text)
+    return value
+
+
+def _check_rows(records, report: BulkReport, default_lab: str) -> list[_Row]:
+    """Field checks row by row; the ID numbers are checked together afterwards (vectorised).
+    A testing day has a few thousand distinct sampling times: each is parsed once."""
+    tz = ZoneInfo(settings.TIME_ZONE)
+    times: dict[str, datetime | None] = {}
+    rows: list[_Row] = []
+    for number, record in records:
+        report.rows += 1
+        barcode, result = record.get("barcode", ""), record.get("result", "")
+        outcome = RESULT_WORDS.get(result) or RESULT_WORDS.get(result.strip().lower())
+        if record.get("_short") or outcome is None or not 0 < len(barcode) <= 32:
+            report.problems += _row_problems(number, record)
+            continue
+        text = record["sampled_at"]
+        sampled = times.get(text, False)
+        if sampled is False:
+            sampled = times[text] = _time_or_none(text, tz)
+        if sampled is None:
+            report.problems.append((number, "采样时间", f"{text!r} is not a date and time"))
+            continue
+        try:
+            ct = _parse_ct(record.get("ct", ""))
+        except ValueError:
+            report.problems.append((number, "Ct值", f"{record['ct']!r} is not a Ct value in 0–50"))
+            continue
+        doc = record["doc_number"]
+        if not (len(doc) == 18 and doc.isascii()):
+            doc = idcard.normalize_text(doc)
+        rows.append(_Row(number, barcode, doc.upper(), sampled, outcome, ct,
+                         (record.get("lab") or default_lab)[:100], (record.get("site") or "")[:100]))  # fmt: skip
+    return _valid_ids(rows, report)
+
+
+def _time_or_none(text: str, tz) -> datetime | None:
+    try:
+        return _parse_time(text, tz)
+    except ValueError:
+        return None
+
+
+def _row_problems(number: int, record: dict) -> list[tuple[int, str, str]]:
+    problems = []
+    if record.get("_short"):
+        problems.append((number, "", "the row is shorter than the header (truncated file?)"))
+    barcode = record.get("barcode", "")
+    if not barcode or len(barcode) > 32:
+        problems.append((number, "采样管条码", "a tube barcode of 1–32 characters is needed"))
+    if record.get("result", "").strip().lower() not in RESULT_WORDS:
+        problems.append((number, "检测结果", f"unknown result {record.get('result', '')!r}"))
+    return problems
+
+
+def _valid_ids(rows: list[_Row], report: BulkReport) -> list[_Row]:
+    verdicts = idcard.valid_resident_ids([r.doc for r in rows])
+    kept = []
+    for row, ok in zip(rows, verdicts, strict=True):
+        if ok:
+            kept.append(row)
+            continue
+        try:
+            idcard.parse_resident_id(row.doc)
+            kept.append(row)  # the fast check is stricter nowhere; keep if the precise one agrees
+        except ValidationError as error:
+            report.problems.append((row.number, "证件号码", error.message))
+    return kept
+
+
+def _resolve_people(rows: list[_Row], report: BulkReport):
+    """(row, person id) for the rows whose person is registered, and where each one lives."""
+    found = _person_ids({r.doc for r in rows})
+    kept, places = [], {}
+    for row in rows:
+        person = found.get(row.doc)
+        if person is None:
+            report.problems.append(
+                (row.number, "证件号码", "nobody with this ID number is registered")
+            )
+        else:
+            kept.append((row, person[0]))
+            places[person[0]] = person[1]
+    return kept, places
+
+
+def _person_ids(numbers: set[str]) -> dict[str, tuple[int, str]]:
+    """ID number -> (person id, jurisdiction): one join through a temporary table on
+    PostgreSQL."""
+    if connection.vendor != "postgresql":
+        found: dict[str, int] = {}
+        numbers_list = sorted(numbers)
+        for start in range(0, len(numbers_list), 500):
+            chunk = numbers_list[start : start + 500]
+            people = Person.objects.filter(doc_type=DocType.RESIDENT_ID, doc_number__in=chunk)
+            for doc, pk, place in people.values_list("doc_number", "pk", "jurisdiction_id"):
+                found[doc] = (pk, place)
+        return found
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bulk_docs")  # a second import in one transaction
+        cursor.execute("CREATE TEMPORARY TABLE bulk_docs (doc varchar(32)) ON COMMIT DROP")
+        with cursor.cursor.copy("COPY bulk_docs (doc) FROM STDIN") as copy:
+            for number in numbers:
+                copy.write_row((number,))
+        cursor.execute(
+            f"SELECT p.doc_number, p.id, p.jurisdiction_id FROM {Person._meta.db_table} p JOIN bulk_docs d "
+            "ON p.doc_number = d.doc WHERE p.doc_type = %s",
+            [DocType.RESIDENT_ID],
+        )
+        return {doc: (pk, place) for doc, pk, place in cursor.fetchall()}
+
+
+def _by_tube(rows: list[tuple[_Row, int]], report: BulkReport) -> dict[str, list[tuple[_Row, int]]]:
+    """Group by tube; a tube whose rows disagree on the result, or that holds more people than
+    the largest tube, or names a person twice, is reported row by row and left out whole."""
+    tubes: dict[str, list[tuple[_Row, int]]] = defaultdict(list)
+    for row, person_id in rows:
+        tubes[row.barcode].append((row, person_id))
+    largest = max(actions.ALLOWED_SIZES)
+    for barcode in list(tubes):
+        members = tubes[barcode]
+        outcomes = {r.outcome for r, _p in members}
+        people = [p for _r, p in members]
+        reason = None
+        if len(outcomes) > 1:
+            reason = (
+                f"tube {barcode}: its rows give different results ({', '.join(sorted(outcomes))})"
+            )
+        elif len(members) > largest:
+            reason = f"tube {barcode}: {len(members)} people, more than a tube holds ({largest})"
+        elif len(set(people)) < len(people):
+            reason = f"tube {barcode}: the same person twice"
+        if reason:
+            report.problems += [(r.number, "采样管条码", reason) for r, _p in members]
+            del tubes[barcode]
+    return tubes
+
+
+def import_member_results(
+    actor, records, default_lab: str, jurisdiction_code: str, campaign=None
+) -> BulkReport:
+    """Check, then write everything good in one transaction. `records` as read_table_file gives
+    them: (row number, fields) with the MEMBER_RESULTS layout."""
+    if actor is not None and not actor.can(RECORD_RESULTS):
+        raise PermissionError("your role may not record results")
+    report = BulkReport()
+    rows = _check_rows(records, report, default_lab)
+    with transaction.atomic():
+        resolved, places = _resolve_people(rows, report)
+        tubes = _by_tube(resolved, report)
+        known = _known_tubes(list(tubes))
+        for barcode in known:
+            _result_known_tube(actor, barcode, tubes.pop(barcode), report)
+        recall, negative = _write_new_tubes(tubes, jurisdiction_code, campaign, report, places)
+        audit.record(actor, "labs.bulk_results", object_type="campaign",
+                     object_id=campaign.pk if campaign else None,
+                     details={"rows": report.rows, "tubes": report.tubes_new,
+                              "members": report.members, "rejected": report.rejected_rows})  # fmt: skip
+        # Positives first: their members must turn yellow at once; negatives are facts too.
+        for people, priority in ((recall, queue.URGENT), (negative, queue.BACKGROUND)):
+            for start in range(0, len(people), RECOLOUR_CHUNK):
+                chunk = people[start : start + RECOLOUR_CHUNK]
+                request_recolour(chunk, "fact", "bulk_results", priority=priority)
+    report.problems.sort()
+    return report
+
+
+def _known_tubes(barcodes: list[str]) -> set[str]:
+    known: set[str] = set()
+    for start in range(0, len(barcodes), 5000):
+        chunk = barcodes[start : start + 5000]
+        known.update(Tube.objects.filter(barcode__in=chunk).values_list("barcode", flat=True))
+    return known
+
+
+def _result_known_tube(actor, barcode: str, members, report: BulkReport) -> None:
+    first = members[0][0]
+    try:
+        outcome = actions.record_result(actor, barcode, first.outcome, first.ct, first.lab)
+    except Refused as refused:
+        report.problems += [(r.number, "采样管条码", refused.message) for r, _p in members]
+        return
+    report.tubes_existing[outcome] += 1
+
+
+def _write_new_tubes(
+    tubes, jurisdiction_code, campaign, report, places
+) -> tuple[list[int], list[int]]:
+    now = timezone.now()
+    new = [_new_tube(b, members, jurisdiction_code, campaign, now) for b, members in tubes.items()]
+    tube_ids = _insert_tubes(new)
+    uploads = ((tube_ids[t.barcode], t.outcome, t.ct_value, t.lab, now, True) for t in new)
+    _copy(
+        ResultUpload, ("tube_id", "outcome", "ct_value", "lab", "received_at", "applied"), uploads
+    )
+    members = ((tube_ids[b], p, r.sampled_at) for b, ms in tubes.items() for r, p in ms)
+    member_lines = (f"{t}\t{p}\t{_iso(at)}" for t, p, at in members)
+    _copy(TubeMember, ("tube_id", "person_id", "sampled_at"), members, member_lines)
+    recall, negative = [], []
+    for members in tubes.values():
+        bucket = negative if members[0][0].outcome == Outcome.NEGATIVE else recall
+        bucket += [p for _r, p in members]
+    columns = (
+        "person_id",
+        "sampled_at",
+        "reported_at",
+        "outcome",
+        "pooled",
+        "tube_id",
+        "retest_of_id",
+    )
+    tests = _person_tests(tubes, tube_ids, now)
+    _copy(PersonTest, columns, tests, map(_person_test_line, tests))
+    if campaign is not None:
+        _count_samples(campaign, tubes, places)
+    report.tubes_new = len(new)
+    report.members = len(recall) + len(negative)
+    report.positives = sum(1 for t in new if t.outcome != Outcome.NEGATIVE)
+    return recall, negative
+
+
+TUBE_COLUMNS = ("barcode", "size", "site", "jurisdiction_id", "campaign_id", "lab", "state",
+                "opened_at", "sealed_at", "outcome", "ct_value", "resulted_at")  # fmt: skip
+
+
+def _insert_tubes(new: list[Tube]) -> dict[str, int]:
+    """Insert the tubes; barcode -> id. COPY then one lookup by barcode on PostgreSQL (Django's
+    bulk_create spends more time building SQL for 100,000 tubes than the database needs)."""
+    if connection.vendor != "postgresql":
+        Tube.objects.bulk_create(new, batch_size=1000)
+        barcodes = [t.barcode for t in new]
+        found: dict[str, int] = {}
+        for start in range(0, len(barcodes), 500):
+            chunk = Tube.objects.filter(barcode__in=barcodes[start : start + 500])
+            found.update(chunk.values_list("barcode", "pk"))
+        return found
+    rows = ((t.barcode, t.size, t.site, t.jurisdiction_id, t.campaign_id, t.lab, t.state,
+             t.opened_at, t.sealed_at, t.outcome, t.ct_value, t.resulted_at) for t in new)  # fmt: skip
+    _copy(Tube, TUBE_COLUMNS, rows)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT barcode, id FROM {Tube._meta.db_table} WHERE barcode = ANY(%s)",
+            [[t.barcode for t in new]],
+        )
+        return dict(cursor.fetchall())
+
+
+def _copy(model, columns: tuple[str, ...], rows, lines=None) -> None:
+    """COPY on PostgreSQL (from `lines` already in COPY text format when given: the million-row
+    tables), copy_rows' bulk_create elsewhere."""
+    if connection.vendor != "postgresql":
+        copy_rows(model, columns, rows)
+        return
+    _copy_into(model._meta.db_table, ", ".join(columns), lines if lines is not None else rows)
+
+
+@functools.lru_cache(maxsize=65536)
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()  # a testing day has a few thousand distinct sampling times
+
+
+def _copy_into(table: str, columns: str, rows) -> None:
+    """COPY in text format, written in large chunks (psycopg's per-row writer costs ~7 µs a row,
+    several seconds for a million rows)."""
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        lines: list[str] = []
+        for row in rows:
+            lines.append(row if isinstance(row, str) else "\t".join(map(_copy_text, row)))
+            if len(lines) >= 20_000:
+                copy.write("\n".join(lines) + "\n")
+                lines = []
+        if lines:
+            copy.write("\n".join(lines) + "\n")
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _new_tube(barcode, members, jurisdiction_code, campaign, now) -> Tube:
+    first = members[0][0]
+    size = min(s for s in actions.ALLOWED_SIZES if s >= len(members))
+    return Tube(
+        barcode=barcode,
+        size=size,
+        site=first.site or (campaign.name[:100] if campaign else ""),
+        jurisdiction_id=jurisdiction_code,
+        campaign=campaign,
+        state=TubeState.RESULTED,
+        opened_at=min(r.sampled_at for r, _p in members),
+        sealed_at=max(r.sampled_at for r, _p in members),
+        outcome=first.outcome,
+        ct_value=min((r.ct for r, _p in members if r.ct is not None), default=None),
+        resulted_at=now,
+        lab=first.lab,
+    )
+
+
+def _person_tests(tubes, tube_ids, now):
+    """A negative pool gives each member a negative; a positive one a due individual retest."""
+    for barcode, members in tubes.items():
+        negative = members[0][0].outcome == Outcome.NEGATIVE
+        tube_id = tube_ids[barcode]
+        for row, person_id in members:
+            if negative:
+                yield (person_id, row.sampled_at, now, Outcome.NEGATIVE, True, tube_id, None)
+            else:
+                yield (person_id, row.sampled_at, None, "", True, tube_id, tube_id)
+
+
+def _person_test_line(row) -> str:
+    person_id, sampled_at, reported_at, outcome, _pooled, tube_id, retest_of = row
+    reported = _iso(reported_at) if reported_at else "\\N"
+    retest = retest_of if retest_of else "\\N"
+    return f"{person_id}\t{_iso(sampled_at)}\t{reported}\t{outcome}\tt\t{tube_id}\t{retest}"
+
+
+def _count_samples(campaign, tubes, places: dict[int, str]) -> None:
+    """Completion: each person's first sample in the campaign (people already counted stay)."""
+    first: dict[int, datetime] = {}
+    for members in tubes.values():
+        for row, person_id in members:
+            if person_id not in first or row.sampled_at < first[person_id]:
+                first[person_id] = row.sampled_at
+    rows = [(campaign.pk, p, places[p], at) for p, at in first.items()]
+    if connection.vendor != "postgresql":
+        CampaignSample.objects.bulk_create(
+            (CampaignSample(campaign_id=c, person_id=p, jurisdiction_id=j, sampled_at=at)
+             for c, p, j, at in rows),
+            ignore_conflicts=True, batch_size=5000,
+        )  # fmt: skip
+        return
+    # COPY cannot skip conflicts: stage, then insert what is new in one statement.
+    table, columns = (
+        CampaignSample._meta.db_table,
+        "campaign_id, person_id, jurisdiction_id, sampled_at",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bulk_samples")  # a second import in one transaction
+        cursor.execute(
+            "CREATE TEMPORARY TABLE bulk_samples (campaign_id bigint, person_id bigint, "
+            "jurisdiction_id varchar(15), sampled_at timestamptz) ON COMMIT DROP"
+        )
+    _copy_into("bulk_samples", columns, (f"{c}\t{p}\t{j}\t{_iso(at)}" for c, p, j, at in rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM bulk_samples "
+            "ON CONFLICT (campaign_id, person_id) DO NOTHING"
+        )
