@@ -217,6 +217,12 @@ class AssistanceRequest(models.Model):
     complete_by = models.DateTimeField(_("complete by"))
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    # A push from a higher level (上级协查推送) is split down the tree: each part names its parent,
+    # and the parent is complete when every part is.
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, related_name="parts", null=True, blank=True
+    )
+    source = models.CharField(_("source"), max_length=100, blank=True)  # the pushing authority
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )
