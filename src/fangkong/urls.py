@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from fangkong.accounts import views as account_views
 from fangkong.api import api
+from fangkong.cases import godata_views, investigation_views
 from fangkong.cases import views as case_views
 from fangkong.geo import views as geo_views
 from fangkong.healthcode import views as code_views
@@ -27,10 +28,27 @@ urlpatterns = [
     path("people/<int:person_id>/reveal/", people_views.person_reveal, name="person_reveal"),
     path("people/<int:person_id>/case/", case_views.case_new, name="case_new"),
     path("cases/", case_views.case_list, name="cases"),
+    path("cases/import/godata/", godata_views.godata_import, name="godata_import"),
     path("cases/<int:case_id>/", case_views.case_detail, name="case"),
     path("cases/<int:case_id>/reclassify/", case_views.case_reclassify, name="case_reclassify"),
     path("cases/<int:case_id>/trace/", case_views.tracing_rerun, name="tracing_rerun"),
     path("cases/<int:case_id>/fhir.json", case_views.case_fhir, name="case_fhir"),
+    path(
+        "cases/<int:case_id>/investigation/",
+        investigation_views.investigation_detail,
+        name="investigation",
+    ),
+    path(
+        "cases/<int:case_id>/investigation/<str:part>/",
+        investigation_views.investigation_part,
+        name="investigation_part",
+    ),
+    path(
+        "cases/<int:case_id>/investigation/<str:kind>/<int:item_id>/",
+        investigation_views.investigation_item,
+        name="investigation_item",
+    ),
+    path("investigations/", investigation_views.investigation_list, name="investigations"),
     path("tracing/<int:run_id>/", case_views.tracing_run, name="tracing_run"),
     path("tracing/<int:run_id>/assign/", quarantine_views.assign_run, name="assign_run"),
     path("quarantine/", quarantine_views.occupancy, name="occupancy"),
@@ -59,6 +77,9 @@ urlpatterns = [
     ),
     path("me/quarantine/", quarantine_views.my_quarantine, name="my_quarantine"),
     path("contacts/", case_views.contact_list, name="contacts"),
+    path("contacts/export/", case_views.contact_export, name="contact_export"),
+    path("exports/<int:job_id>/", case_views.export_status, name="export"),
+    path("exports/<int:job_id>/file", case_views.export_file, name="export_file"),
     path("graph/", case_views.transmission_graph, name="graph"),
     path("assist/", case_views.assist_list, name="assist_list"),
     path("assist/<int:request_id>/", case_views.assist_detail, name="assist"),

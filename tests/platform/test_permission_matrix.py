@@ -58,6 +58,8 @@ VENUE_A = {"command", "tracer_a", "grid_a", "quarantine_a", "venue_a"}
 SITE_A = {"command", "tracer_a", "grid_a", "quarantine_a"}
 CAMPAIGN_A = {"command", "grid_a", "lab_a"}
 SAMPLERS_A = {"grid_a", "lab_a"}
+TRACERS = {"tracer_a", "tracer_b"}
+INVESTIGATION_A = {"command", "tracer_a"}
 
 
 def allow(personas, status=200, anon=PAGE_LOGIN, others=404):
@@ -126,6 +128,15 @@ CASES = [
     ("people/<int:person_id>/case/", "get", "/people/{a}/case/", None, allow({"tracer_a"})),
     ("people/<int:person_id>/case/", "get", "/people/{b}/case/", None, allow({"tracer_b"})),
     ("cases/", "get", "/cases/", None, allow(CASE_VIEWERS)),
+    # Go.Data import: tracers (cases and people editors) only; anyone else 404.
+    ("cases/import/godata/", "get", "/cases/import/godata/", None, allow(TRACERS)),
+    (
+        "cases/import/godata/",
+        "post",
+        "/cases/import/godata/",
+        {},
+        allow(TRACERS, 400),  # no cases file: the page says so
+    ),
     ("cases/<int:case_id>/", "get", "/cases/{c}/", None, allow(CASE_A)),
     (
         "cases/<int:case_id>/reclassify/",
@@ -135,6 +146,57 @@ CASES = [
         allow({"tracer_a"}, 302),
     ),
     ("cases/<int:case_id>/trace/", "post", "/cases/{c}/trace/", {}, allow({"tracer_a"}, 302)),
+    # Investigations (流调报告): the tracing team and headquarters read them, in scope; only
+    # tracers write. Site staff and grid workers see cases, not investigations.
+    (
+        "cases/<int:case_id>/investigation/",
+        "get",
+        "/cases/{c}/investigation/",
+        None,
+        allow(INVESTIGATION_A),
+    ),  # fmt: skip
+    (
+        "cases/<int:case_id>/investigation/<str:part>/",
+        "post",
+        "/cases/{c}/investigation/core/",
+        {"occupation": "教师"},
+        allow({"tracer_a"}, 302),
+    ),  # fmt: skip
+    (
+        "cases/<int:case_id>/investigation/<str:part>/",
+        "post",
+        "/cases/{c}/investigation/submit-core/",
+        {},
+        allow({"tracer_a"}, 302),
+    ),  # fmt: skip
+    (
+        "cases/<int:case_id>/investigation/<str:part>/",
+        "post",
+        "/cases/{c}/investigation/nope/",
+        {},
+        allow(set(), 302, others=404),
+    ),  # fmt: skip
+    (
+        "cases/<int:case_id>/investigation/<str:kind>/<int:item_id>/",
+        "post",
+        "/cases/{c}/investigation/itinerary/{ie}/",
+        {},
+        allow({"tracer_a"}, 302),
+    ),  # fmt: skip
+    (
+        "cases/<int:case_id>/investigation/<str:kind>/<int:item_id>/",
+        "post",
+        "/cases/{c}/investigation/named/{nc}/",
+        {},
+        allow({"tracer_a"}, 302),
+    ),  # fmt: skip
+    (
+        "investigations/",
+        "get",
+        "/investigations/",
+        None,
+        allow({"command", "tracer_a", "tracer_b"}),
+    ),  # fmt: skip
     ("tracing/<int:run_id>/", "get", "/tracing/{tr}/", None, allow(CASE_A)),
     ("tracing/<int:run_id>/assign/", "post", "/tracing/{tr}/assign/", {}, allow({"tracer_a"}, 302)),
     ("quarantine/", "get", "/quarantine/", None, allow(CASE_VIEWERS)),
@@ -198,6 +260,10 @@ CASES = [
     ),
     ("cases/<int:case_id>/fhir.json", "get", "/cases/{c}/fhir.json", None, allow(CASE_A)),
     ("contacts/", "get", "/contacts/", None, allow(CASE_VIEWERS)),
+    ("contacts/export/", "post", "/contacts/export/", {}, allow(CASE_VIEWERS, 302)),
+    # An export belongs to whoever asked for it (tracer_a here), nobody else.
+    ("exports/<int:job_id>/", "get", "/exports/{ex}/", None, allow({"tracer_a"})),
+    ("exports/<int:job_id>/file", "get", "/exports/{ex}/file", None, allow({"tracer_a"})),
     ("graph/", "get", "/graph/", None, allow(CASE_VIEWERS)),
     (
         "contacts/<int:contact_id>/status/",
@@ -487,7 +553,40 @@ def box_world(world):
     return {"bx": box.pk}
 
 
+@pytest.fixture
+def investigation_world(world):
+    """An itinerary entry and a named contact (matched to person_a) in case_a's investigation."""
+    from fangkong.cases import investigations
+
+    investigation = investigations.access_investigation(world.users["tracer_a"], world.case_a.pk)
+    entry, _ = investigations.add_itinerary_entry(
+        world.users["tracer_a"], investigation,
+        {"venue": world.venue_a.pk, "t_in": "2022-03-03 12:00", "travel": "walk"},
+    )  # fmt: skip
+    named = investigations.add_named_contacts(
+        world.users["tracer_a"], investigation,
+        [{"name": "张伟", "doc_number": world.person_a.doc_number,
+          "exposed_from": "2022-03-03 12:00"}],
+    ).saved[0]  # fmt: skip
+    return {"ie": entry.pk, "nc": named.pk}
+
+
+@pytest.fixture
+def export_world(world, settings, tmp_path):
+    """tracer_a's contact export, done."""
+    from fangkong.cases import export
+    from fangkong.jobs import queue
+
+    settings.DATA_DIR = tmp_path
+    job = export.request_export(world.users["tracer_a"])
+    queue.run_pending()
+    return {"ex": job.pk}
+
+
 FIXTURES_BY_PATH = {
+    "/exports/": "export_world",
+    "/investigation/itinerary/": "investigation_world",
+    "/investigation/named/": "investigation_world",
     "/quarantine/": "site_world",
     "/labs/campaigns/": "campaign_world",
     "/labs/boxes/": "box_world",

@@ -21,6 +21,10 @@ from fangkong.cases.models import (
     CaseEvent,
     Contact,
     Exposure,
+    Investigation,
+    ItineraryEntry,
+    LikelySource,
+    NamedContact,
 )
 from fangkong.geo.models import in_subtree
 from fangkong.healthcode.models import Appeal, CodeState, ColourChange, ColourOverride
@@ -73,6 +77,10 @@ def empty_register(world):
         ColourOverride,
         ColourChange,
         CodeState,
+        NamedContact,
+        LikelySource,
+        ItineraryEntry,
+        Investigation,
         Exposure,
         Contact,
         CaseEvent,

@@ -31,6 +31,9 @@ REVEAL_PEOPLE = "people.reveal"  # full ID number and phone, with a reason, audi
 EDIT_PEOPLE = "people.edit"  # register, correct, import
 VIEW_CASES = "cases.view"  # cases and contacts in scope, identifiers masked
 EDIT_CASES = "cases.edit"  # open and reclassify cases, record contacts and their status
+# Investigations (流调报告) hold a case's whereabouts and the people they named: the tracing team
+# and headquarters read them; site staff and grid workers act on contacts, not on these.
+VIEW_INVESTIGATIONS = "cases.investigations"
 VERIFY_CODES = "healthcode.verify"  # read a resident's code at a checkpoint or venue
 OVERRIDE_CODES = "healthcode.override"  # request/approve manual colours, answer appeals
 TAKE_SAMPLES = "labs.sample"  # open tubes, scan people in, seal (sampling sites)
@@ -49,6 +52,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
             VIEW_PEOPLE,
             REVEAL_PEOPLE,
             VIEW_CASES,
+            VIEW_INVESTIGATIONS,
             VERIFY_CODES,
             OVERRIDE_CODES,
             MANAGE_SITES,
@@ -64,6 +68,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
             EDIT_PEOPLE,
             VIEW_CASES,
             EDIT_CASES,
+            VIEW_INVESTIGATIONS,
             VERIFY_CODES,
             OVERRIDE_CODES,
         }

@@ -150,9 +150,16 @@ def do_open_case(actor, clean: CleanCase) -> Case:
             details={"number": case.number, "classification": case.classification},
         )
         request_recolour([case.person_id], "fact", f"case:{case.pk}")
+        _open_investigation(actor, case)
         if case.classification in TRACED:
             _start_tracing(actor, case)
     return case
+
+
+def _open_investigation(actor, case: Case):
+    from fangkong.cases.investigations import open_investigation  # builds on these actions
+
+    return open_investigation(actor, case)
 
 
 # Confirmed cases and asymptomatic infections are traced at once (第九版: 密接判定 follows the

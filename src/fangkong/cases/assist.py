@@ -163,9 +163,22 @@ def set_item_state(actor, request_id: int, item_id: int, state: str, note: str =
 def complete(actor, request_id: int) -> AssistanceRequest:
     """Report back: allowed once every person has an outcome."""
     request = _receiving(actor, request_id)
+    if request.parts.exists():
+        raise CaseInvalid({"state": _("A split push completes when all its parts do.")})
     if request.items.filter(state=ItemState.PENDING).exists():
         raise CaseInvalid({"state": _("Give an outcome for every person first.")})
-    return _move(actor, request, RequestState.COMPLETED, "completed_at")
+    done = _move(actor, request, RequestState.COMPLETED, "completed_at")
+    _complete_parent(actor, done)
+    return done
+
+
+def _complete_parent(actor, part: AssistanceRequest) -> None:
+    """A push from above is reported back when the last of its parts is."""
+    parent = part.parent
+    if parent is None or parent.state == RequestState.COMPLETED:
+        return
+    if not parent.parts.exclude(state=RequestState.COMPLETED).exists():
+        _move(actor, parent, RequestState.COMPLETED, "completed_at")
 
 
 def overdue(now=None) -> Q:

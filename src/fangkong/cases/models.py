@@ -316,3 +316,153 @@ class TracingRun(models.Model):
 
     def __str__(self) -> str:
         return f"tracing run {self.pk} ({self.state})"
+
+
+class Investigation(models.Model):
+    """流调报告: one structured investigation per case, written in sections, each due a fixed
+    time after the case was reported (the rules and their sources: cases/investigations.py)."""
+
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="investigation")
+    investigator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("investigator"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    occupation = models.CharField(_("occupation"), max_length=100, blank=True)
+    workplace = models.CharField(_("workplace or school"), max_length=200, blank=True)
+    symptoms = models.CharField(_("symptoms and course"), max_length=500, blank=True)
+    summary = models.TextField(_("summary"), blank=True)
+    # Due times are stored, not recomputed: a later change of the rules leaves the deadlines a
+    # tracer was given as they were, and lists filter on them with an index.
+    deadline_rules = models.CharField(max_length=16)
+    core_due = models.DateTimeField(_("core information due"))
+    itinerary_due = models.DateTimeField(_("itinerary due"))
+    contacts_due = models.DateTimeField(_("contacts due"))
+    report_due = models.DateTimeField(_("full report due"))
+    core_submitted_at = models.DateTimeField(_("core information submitted"), null=True)
+    itinerary_submitted_at = models.DateTimeField(_("itinerary submitted"), null=True)
+    contacts_submitted_at = models.DateTimeField(_("contacts submitted"), null=True)
+    report_submitted_at = models.DateTimeField(_("full report submitted"), null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("investigation")
+        verbose_name_plural = _("investigations")
+        indexes = [models.Index(fields=["report_due"], name="investigation_report_due")]
+
+    def __str__(self) -> str:
+        return f"investigation of case {self.case_id}"
+
+
+class TravelMode(models.TextChoices):
+    WALK = "walk", _("on foot")
+    BICYCLE = "bicycle", _("bicycle or e-bike")
+    CAR = "car", _("own car")
+    TAXI = "taxi", _("taxi or ride-hailing")
+    BUS = "bus", _("bus")
+    METRO = "metro", _("metro")
+    TRAIN = "train", _("train")
+    PLANE = "plane", _("plane")
+    OTHER = "other", _("other")
+
+
+class ItineraryEntry(models.Model):
+    """A place the case was, as they told it: a platform venue (then it takes part in tracing
+    runs like a check-in) or a described place with the jurisdiction it lies in."""
+
+    investigation = models.ForeignKey(
+        Investigation, on_delete=models.CASCADE, related_name="itinerary"
+    )
+    person = models.ForeignKey(  # the case's person, kept here so tracing pulls by person
+        "people.Person", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    venue = models.ForeignKey(
+        "venues.Venue",
+        verbose_name=_("venue"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    place = models.CharField(_("place"), max_length=200, blank=True)
+    place_jurisdiction = models.ForeignKey(
+        "geo.Jurisdiction",
+        verbose_name=_("jurisdiction of the place"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    t_in = models.DateTimeField(_("time in"))
+    t_out = models.DateTimeField(_("time out"), null=True, blank=True)
+    travel = models.CharField(_("how they travelled"), max_length=10, choices=TravelMode.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    outside_window = models.BooleanField(default=False)  # kept, shown with a warning
+
+    class Meta:
+        ordering = ["t_in", "id"]
+        indexes = [models.Index(fields=["person", "t_in"], name="itinerary_person_t_in")]
+
+    def __str__(self) -> str:
+        return f"{self.investigation_id} {self.t_in:%Y-%m-%d %H:%M}"
+
+
+class SourceKind(models.TextChoices):
+    CASE = "case", _("a known case")
+    PERSON = "person", _("a known person")
+    SETTING = "setting", _("a described setting")
+
+
+class LikelySource(models.Model):
+    """An exposure the case may have been infected by (溯源): a case, a person or a setting."""
+
+    investigation = models.ForeignKey(
+        Investigation, on_delete=models.CASCADE, related_name="sources"
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=SourceKind.choices)
+    source_case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    source_person = models.ForeignKey(
+        "people.Person", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    exposed_at = models.DateTimeField(_("exposed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.investigation_id} {self.kind}"
+
+
+class NamedContact(models.Model):
+    """Someone the case named. Matched to the register by ID number; a matched one can be
+    recorded as a contact (deduplicated per person by the contact actions)."""
+
+    investigation = models.ForeignKey(
+        Investigation, on_delete=models.CASCADE, related_name="named_contacts"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    doc_number = models.CharField(_("ID number"), max_length=40, blank=True)  # as normalised
+    doc_problem = models.CharField(max_length=300, blank=True)  # why the number did not parse
+    relation = models.CharField(_("relation or setting"), max_length=100, blank=True)
+    exposed_from = models.DateTimeField(_("exposure start"), null=True, blank=True)
+    exposed_to = models.DateTimeField(_("exposure end"), null=True, blank=True)
+    person = models.ForeignKey(
+        "people.Person", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.investigation_id} {self.name}"

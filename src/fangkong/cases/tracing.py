@@ -2,7 +2,8 @@
 
 The engine needs check-ins, not the whole table: a run pulls them in stages, so a city with a
 hundred million check-ins answers in seconds.
-  A. the index cases' own check-ins inside their windows;
+  A. the index cases' own check-ins inside their windows, and the platform venues their
+     investigations' itineraries name (as check-ins: cases/investigations.py);
   B. every check-in at those venues during those windows (who was there with them);
   -> the engine finds the close contacts (hop 1);
   C. the close contacts' check-ins from their first exposure on;
@@ -25,6 +26,7 @@ from django.utils import timezone
 from epicore import tracing as engine
 from fangkong.accounts import audit
 from fangkong.cases import actions
+from fangkong.cases.investigations import itinerary_stays
 from fangkong.cases.models import Case, Classification, RunState, TracingRun
 from fangkong.jobs import queue
 from fangkong.venues.models import CheckIn, Venue
@@ -138,6 +140,9 @@ def pull(windows, params, now: datetime) -> dict[int, tuple]:
     """Stages A-D above: every check-in the run can need, by id."""
     by_person = {p: (s, e) for p, s, e in windows}
     rows = {r[0]: r for r in _people_in(windows)}
+    # The places the cases named in their investigations count as their check-ins: people
+    # who were there are found even when the case never scanned the venue code.
+    rows.update({r[0]: r for r in itinerary_stays(windows)})
     rows.update({r[0]: r for r in _co_visitors(list(rows.values()), by_person)})
     if params.hops < 2:
         return rows

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Count
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,8 +16,8 @@ from django.views.decorators.http import require_POST
 from epicore import idcard
 from fangkong.accounts import audit
 from fangkong.accounts.queries import require_capability
-from fangkong.accounts.roles import EDIT_CASES, REVEAL_PEOPLE, VIEW_CASES
-from fangkong.cases import actions, assist, exchange, fhir, graph
+from fangkong.accounts.roles import EDIT_CASES, REVEAL_PEOPLE, VIEW_CASES, VIEW_INVESTIGATIONS
+from fangkong.cases import actions, assist, exchange, export, fhir, graph, pushes
 from fangkong.cases.models import Classification, ContactStatus, ItemState, TracingRun
 from fangkong.cases.queries import (
     access_case_by_id,
@@ -29,6 +29,7 @@ from fangkong.cases.queries import (
 )
 from fangkong.cases.tracing import start_run
 from fangkong.geo.models import in_subtree
+from fangkong.people.importing import FileProblem, read_table_file
 from fangkong.people.queries import access_person_by_id
 from fangkong.quarantine.planning import rooms_needed
 
@@ -54,6 +55,7 @@ def case_list(request):
             "next_after": next_after,
             "chosen": chosen,
             "classifications": Classification.choices,
+            "can_import": request.user.can(EDIT_CASES),
         },
     )
 
@@ -73,6 +75,7 @@ def case_detail(request, case_id: int):
             "events": case.events.select_related("by"),
             "runs": case.tracing_runs.order_by("-id")[:20],
             "can_edit": request.user.can(EDIT_CASES),
+            "can_investigate": request.user.can(VIEW_INVESTIGATIONS),
             "classifications": Classification.choices,
         },
     )
@@ -141,6 +144,34 @@ def contact_list(request):
     )
 
 
+@login_required
+@require_POST
+def contact_export(request):
+    require_capability(request.user, VIEW_CASES)
+    job = export.request_export(request.user, request.POST.get("status", ""))
+    return redirect("export", job_id=job.pk)
+
+
+@login_required
+def export_status(request, job_id: int):
+    job = export.owned_export(request.user, job_id)
+    if job is None:
+        raise Http404
+    return render(
+        request, "cases/export.html", {"job": job, "refresh": job.state in ("queued", "running")}
+    )
+
+
+@login_required
+def export_file(request, job_id: int):
+    job = export.owned_export(request.user, job_id)
+    path = export.export_path(job_id) if job is not None else None
+    if job is None or job.state != "done" or not path.exists():
+        raise Http404
+    audit.record(request.user, "cases.export_download", object_type="job", object_id=job.pk)
+    return FileResponse(path.open("rb"), as_attachment=True, filename=f"密接名单-{job.pk}.xlsx")
+
+
 def _next_statuses(contact) -> list[tuple[str, str]]:
     return [(s.value, s.label) for s in sorted(actions.NEXT_STATUS.get(contact.status, ()))]
 
@@ -161,6 +192,7 @@ def contact_status(request, contact_id: int):
 def assist_list(request):
     require_capability(request.user, VIEW_CASES)
     user, now = request.user, timezone.now()
+    push_report = _receive_push(request) if request.method == "POST" else None
     requests = assist.access_requests(user).select_related("from_jurisdiction", "to_jurisdiction")
     incoming = requests.filter(in_subtree("to_jurisdiction_id", user.scope_code))
     outgoing = requests.filter(in_subtree("from_jurisdiction_id", user.scope_code))
@@ -179,8 +211,24 @@ def assist_list(request):
             "outgoing": outgoing.order_by("-sent_at")[:200],
             "late": late,
             "rollup": rollup,
+            "can_receive": user.can(EDIT_CASES),
+            "push": push_report,
         },
+        status=400 if push_report and push_report.get("problem") else 200,
     )
+
+
+def _receive_push(request) -> dict:
+    """A list pushed from a higher level, uploaded by a receiving tracer."""
+    require_capability(request.user, EDIT_CASES)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return {"problem": _("Choose a file.")}
+    try:
+        records = read_table_file(upload.name, upload.read(), pushes.PUSH)
+    except FileProblem as problem:
+        return {"problem": str(problem)}
+    return {"report": pushes.import_push(request.user, records, request.POST.get("source", ""))}
 
 
 @login_required

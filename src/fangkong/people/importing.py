@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -127,11 +128,61 @@ def read_xlsx(data: bytes, layout: Layout = PEOPLE) -> list[tuple[int, dict]]:
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        merged = _merged_ranges(data)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
         raise FileProblem(_("The Excel file is damaged or truncated.")) from None
     sheet = book.worksheets[0]
-    rows = ([c for c in row] for row in sheet.iter_rows(values_only=True))
+    rows = _fill_merged(([c for c in row] for row in sheet.iter_rows(values_only=True)), merged)
     return list(_rows_to_records(rows, 1, layout))
+
+
+_MERGE = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+
+
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + letter - 64
+    return index - 1
+
+
+def _merged_ranges(data: bytes) -> list[tuple[int, int, int, int]]:
+    """Merged cells of the first sheet, (first row, first column, last row, last column), rows
+    from 1 and columns from 0. Read-only openpyxl does not expose them, and loading the whole
+    workbook to get them costs ten times as much on a 50,000-row list."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = sorted(n for n in archive.namelist() if n.startswith("xl/worksheets/sheet"))
+        if not names:
+            return []
+        xml = archive.read(
+            "xl/worksheets/sheet1.xml" if "xl/worksheets/sheet1.xml" in names else names[0]
+        )
+    return [
+        (int(r1), _column_index(c1), int(r2), _column_index(c2))
+        for c1, r1, c2, r2 in _MERGE.findall(xml)
+    ]
+
+
+def _fill_merged(rows: Iterator[list[Any]], merged) -> Iterator[list[Any]]:
+    """Every cell of a merged range takes the value of its top-left cell, as a person reading
+    the sheet sees it (a request number or an exposure merged down over several people)."""
+    if not merged:
+        yield from rows
+        return
+    covering: dict[int, list[tuple[int, int, int, int]]] = {}
+    for area in merged:
+        for number in range(area[0], area[2] + 1):
+            covering.setdefault(number, []).append(area)
+    values: dict[tuple[int, int, int, int], Any] = {}
+    for number, row in enumerate(rows, start=1):
+        for area in covering.get(number, ()):
+            first_row, first_col, _last_row, last_col = area
+            if number == first_row:
+                values[area] = row[first_col] if first_col < len(row) else None
+            row = list(row) + [None] * max(0, last_col + 1 - len(row))
+            for column in range(first_col, last_col + 1):
+                row[column] = values.get(area)
+        yield row
 
 
 def read_table_file(filename: str, data: bytes, layout: Layout) -> list[tuple[int, dict]]:

@@ -9,6 +9,7 @@ from fangkong.accounts.roles import (
     VIEW_AUDIT,
     VIEW_CASES,
     VIEW_GEO,
+    VIEW_INVESTIGATIONS,
     VIEW_PEOPLE,
 )
 
@@ -23,6 +24,7 @@ def navigation(request):
             "geo": user.can(VIEW_GEO) and bool(user.scope_code),
             "people": user.can(VIEW_PEOPLE),
             "cases": user.can(VIEW_CASES) and bool(user.scope_code),
+            "investigations": user.can(VIEW_INVESTIGATIONS) and bool(user.scope_code),
             "my_code": user.role == "resident" and bool(user.person_id),
             "venues": user.can(VERIFY_CODES) and bool(user.scope_code),
             "follow_ups": user.can(FOLLOW_UP) and bool(user.scope_code),

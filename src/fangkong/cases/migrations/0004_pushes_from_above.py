@@ -5,20 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0003_tracing_runs'),
+        ("cases", "0003_tracing_runs"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='assistancerequest',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='parts', to='cases.assistancerequest'),
+            model_name="assistancerequest",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="parts",
+                to="cases.assistancerequest",
+            ),
         ),
         migrations.AddField(
-            model_name='assistancerequest',
-            name='source',
-            field=models.CharField(blank=True, max_length=100, verbose_name='source'),
+            model_name="assistancerequest",
+            name="source",
+            field=models.CharField(blank=True, max_length=100, verbose_name="source"),
         ),
     ]
