@@ -39,6 +39,7 @@ class Command(BaseCommand):
         parser.add_argument("--push-rows", type=int, default=50_000)
         parser.add_argument("--seed", type=int, default=5)
         parser.add_argument("--repeat", type=int, default=20)
+        parser.add_argument("--only", choices=("lists", "export", "push"), help="one part only")
 
     def handle(self, *args, **o):
         if connection.vendor != "postgresql":
@@ -48,9 +49,12 @@ class Command(BaseCommand):
         rng = random.Random(o["seed"])
         self._load(rng, o)
         users = self._users()
-        self._lists(users, o["repeat"])
-        self._export(users["tracer"])
-        self._push(rng, users["city_tracer"], o["push_rows"])
+        if o["only"] in (None, "lists"):
+            self._lists(users, o["repeat"])
+        if o["only"] in (None, "export"):
+            self._export(users["tracer"])
+        if o["only"] in (None, "push"):
+            self._push(rng, users["city_tracer"], o["push_rows"])
 
     def _load(self, rng, o) -> None:
         needed = o["cases"] + o["contacts"]
