@@ -136,7 +136,10 @@ def test_dorfman_tests_grow_with_prevalence(p1, p2, k, se, sp):
 @given(prevalences, prevalences, st.integers(2, 30))
 def test_matrix_tests_grow_with_prevalence_without_error(p1, p2, k):
     low, high = sorted((p1, p2))
-    assert designs.matrix(low, k).tests_per_person <= designs.matrix(high, k).tests_per_person
+    # Floating point: equal expectations may differ in the last bit (1.0833333333333335).
+    assert (
+        designs.matrix(low, k).tests_per_person <= designs.matrix(high, k).tests_per_person + 1e-12
+    )
 
 
 def test_matrix_with_false_positives_can_cost_more_at_zero_prevalence():
