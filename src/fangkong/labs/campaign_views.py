@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from epicore import divisions
 from fangkong.accounts import audit
 from fangkong.accounts.roles import RECORD_RESULTS, RUN_CAMPAIGNS, TAKE_SAMPLES
 from fangkong.errors import Refused
@@ -26,7 +27,10 @@ CAMPAIGN_ROLES = (RUN_CAMPAIGNS, TAKE_SAMPLES, RECORD_RESULTS)
 
 
 def _ancestors(code: str) -> list[str]:
-    return [code[:n] for n in (2, 4, 6, 9, 12) if n < len(code)]
+    ancestors = []
+    while (code := divisions.parent_code_of(code)) is not None:
+        ancestors.append(code)
+    return ancestors
 
 
 def campaigns_for(user):
@@ -128,7 +132,7 @@ def campaign_detail(request, campaign_id: int):
             "totals": campaigns.totals(campaign),
             "units": units,
             "under": under,
-            "up": _parent(under) if len(under) > len(deepest) else None,
+            "up": divisions.parent_code_of(under) if len(under) > len(deepest) else None,
             "missing": missing,
             "advice": campaigns.pool_advice(campaign),
             "sites": campaign.sites.prefetch_related("slots").order_by("name"),
@@ -136,10 +140,6 @@ def campaign_detail(request, campaign_id: int):
             "can_upload": request.user.can(RECORD_RESULTS),
         },
     )
-
-
-def _parent(code: str) -> str:
-    return code[: max(k for k in (2, 4, 6, 9, 12) if k < len(code))]
 
 
 @login_required

@@ -34,9 +34,11 @@ from fangkong.labs.models import (
 )
 from fangkong.people.models import DocType, Person
 
-# The code length of the next level down (GB/T 2260 province 2, city 4, county 6, township 9;
-# generated community 12 and grid 15 digits: epicore.divisions).
-NEXT_LEVEL = {2: 4, 4: 6, 6: 9, 9: 12, 12: 15, 15: 15}
+
+def _next_level_length(code: str) -> int:
+    """The code length one level below `code` (a grid stays a grid), from epicore.divisions."""
+    index = min(divisions.LEVELS.index(divisions.level_of(code)) + 1, len(divisions.LEVELS) - 1)
+    return divisions.CODE_LENGTHS[divisions.LEVELS[index]]
 
 
 def _require(actor) -> None:
@@ -188,7 +190,7 @@ class Unit:
 def completion(campaign: Campaign, under: str | None = None) -> list[Unit]:
     """Target and sampled per unit one level below `under` (default: the campaign's area)."""
     root = under or campaign.jurisdiction_id
-    length = NEXT_LEVEL[len(root)]
+    length = _next_level_length(root)
     targets = _by_unit(_target_counts(campaign, root), length)
     sampled = _by_unit(_sampled_counts(campaign, root), length)
     if campaign.kind == CampaignKind.VOLUNTEER:
