@@ -42,7 +42,7 @@ from fangkong.labs.models import (
 from fangkong.labs.uploads import RESULT_WORDS
 from fangkong.people.importing import Layout
 from fangkong.people.models import DocType, Person
-from fangkong.venues.bulk import copy_rows
+from fangkong.venues.bulk import copy_rows, copy_text
 
 MEMBER_RESULTS = Layout(
     headers={
@@ -319,12 +319,12 @@ def _write_new_tubes(
     new = [_new_tube(b, members, jurisdiction_code, campaign, now) for b, members in tubes.items()]
     tube_ids = _insert_tubes(new)
     uploads = ((tube_ids[t.barcode], t.outcome, t.ct_value, t.lab, now, True) for t in new)
-    _copy(
+    copy_rows(
         ResultUpload, ("tube_id", "outcome", "ct_value", "lab", "received_at", "applied"), uploads
     )
     members = ((tube_ids[b], p, r.sampled_at) for b, ms in tubes.items() for r, p in ms)
     member_lines = (f"{t}\t{p}\t{_iso(at)}" for t, p, at in members)
-    _copy(TubeMember, ("tube_id", "person_id", "sampled_at"), members, member_lines)
+    copy_rows(TubeMember, ("tube_id", "person_id", "sampled_at"), members, member_lines)
     recall, negative = [], []
     for members in tubes.values():
         bucket = negative if members[0][0].outcome == Outcome.NEGATIVE else recall
@@ -339,7 +339,7 @@ def _write_new_tubes(
         "retest_of_id",
     )
     tests = _person_tests(tubes, tube_ids, now)
-    _copy(PersonTest, columns, tests, map(_person_test_line, tests))
+    copy_rows(PersonTest, columns, tests, map(_person_test_line, tests))
     if campaign is not None:
         _count_samples(campaign, tubes, places)
     report.tubes_new = len(new)
@@ -365,7 +365,7 @@ def _insert_tubes(new: list[Tube]) -> dict[str, int]:
         return found
     rows = ((t.barcode, t.size, t.site, t.jurisdiction_id, t.campaign_id, t.lab, t.state,
              t.opened_at, t.sealed_at, t.outcome, t.ct_value, t.resulted_at) for t in new)  # fmt: skip
-    _copy(Tube, TUBE_COLUMNS, rows)
+    copy_rows(Tube, TUBE_COLUMNS, rows)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT barcode, id FROM {Tube._meta.db_table} WHERE barcode = ANY(%s)",
@@ -374,51 +374,9 @@ def _insert_tubes(new: list[Tube]) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
-def _copy(model, columns: tuple[str, ...], rows, lines=None) -> None:
-    """COPY on PostgreSQL (from `lines` already in COPY text format when given: the million-row
-    tables), copy_rows' bulk_create elsewhere."""
-    if connection.vendor != "postgresql":
-        copy_rows(model, columns, rows)
-        return
-    _copy_into(model._meta.db_table, ", ".join(columns), lines if lines is not None else rows)
-
-
 @functools.lru_cache(maxsize=65536)
 def _iso(moment: datetime) -> str:
     return moment.isoformat()  # a testing day has a few thousand distinct sampling times
-
-
-def _copy_into(table: str, columns: str, rows) -> None:
-    """COPY in text format, written in large chunks (psycopg's per-row writer costs ~7 µs a row,
-    several seconds for a million rows)."""
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-    ):
-        lines: list[str] = []
-        for row in rows:
-            lines.append(row if isinstance(row, str) else "\t".join(map(_copy_text, row)))
-            if len(lines) >= 20_000:
-                copy.write("\n".join(lines) + "\n")
-                lines = []
-        if lines:
-            copy.write("\n".join(lines) + "\n")
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value) -> str:
-    """One value in PostgreSQL's COPY text format."""
-    if value is None:
-        return "\\N"
-    if value is True or value is False:
-        return "t" if value else "f"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
 
 
 def _new_tube(barcode, members, jurisdiction_code, campaign, now) -> Tube:
@@ -475,25 +433,19 @@ def _count_samples(campaign, tubes, places: dict[int, str]) -> None:
         )  # fmt: skip
         return
     lines = (f"{c}\t{p}\t{j}\t{_iso(at)}" for c, p, j, at in rows)
+    names = ("campaign_id", "person_id", "jurisdiction_id", "sampled_at")
     if not CampaignSample.objects.filter(campaign=campaign).exists():  # nothing to collide with
-        _copy_into(
-            CampaignSample._meta.db_table,
-            "campaign_id, person_id, jurisdiction_id, sampled_at",
-            lines,
-        )
+        copy_text(CampaignSample._meta.db_table, names, lines)
         return
     # COPY cannot skip conflicts: stage, then insert what is new in one statement.
-    table, columns = (
-        CampaignSample._meta.db_table,
-        "campaign_id, person_id, jurisdiction_id, sampled_at",
-    )
+    table, columns = CampaignSample._meta.db_table, ", ".join(names)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bulk_samples")  # a second import in one transaction
         cursor.execute(
             "CREATE TEMPORARY TABLE bulk_samples (campaign_id bigint, person_id bigint, "
             "jurisdiction_id varchar(15), sampled_at timestamptz) ON COMMIT DROP"
         )
-    _copy_into("bulk_samples", columns, lines)
+    copy_text("bulk_samples", names, lines)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM bulk_samples "

@@ -7,6 +7,7 @@ keys (into empty tables only), so check-ins need no lookup to find their person 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import date, datetime
 
 import pyarrow as pa
 from django.core.management.color import no_style
@@ -19,13 +20,11 @@ from fangkong.venues.models import CheckIn, CheckInSource, Venue
 BATCH = 5000
 
 
-def copy_rows(model, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
-    """Insert rows into `model`'s table: COPY on PostgreSQL, bulk_create elsewhere."""
+def copy_rows(model, columns: tuple[str, ...], rows: Iterable[tuple], lines=None) -> None:
+    """Insert rows into `model`'s table: COPY on PostgreSQL, bulk_create elsewhere. `lines`, when
+    given, are the same rows already in COPY text format (the hot million-row paths)."""
     if connection.vendor == "postgresql":
-        sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
-        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_text(model._meta.db_table, columns, lines if lines is not None else rows)
         return
     batch = []
     for row in rows:
@@ -34,6 +33,37 @@ def copy_rows(model, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
             model.objects.bulk_create(batch)
             batch = []
     model.objects.bulk_create(batch)
+
+
+def copy_text(table: str, columns: tuple[str, ...], rows) -> None:
+    """PostgreSQL COPY in text format written in large chunks (psycopg's per-row writer costs
+    ~7 µs a row, several seconds for a million rows). Rows are tuples or ready text lines."""
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        lines: list[str] = []
+        for row in rows:
+            lines.append(row if isinstance(row, str) else "\t".join(map(copy_value, row)))
+            if len(lines) >= 20_000:
+                copy.write("\n".join(lines) + "\n")
+                lines = []
+        if lines:
+            copy.write("\n".join(lines) + "\n")
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_value(value) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
 
 
 def reset_sequence(model) -> None:
