@@ -45,7 +45,7 @@ from fangkong.cases.models import (
 )
 from fangkong.geo.models import Jurisdiction, in_subtree
 from fangkong.people import importing
-from fangkong.people.actions import PersonInvalid, check_person, do_register_person
+from fangkong.people.actions import PersonInvalid, check_person, do_register_person, scope_codes
 from fangkong.people.importing import FileProblem, Layout
 from fangkong.people.messages import message_for
 from fangkong.people.models import DocType, Person, Sex
@@ -474,7 +474,7 @@ def import_godata(
     if not (actor.can(EDIT_CASES) and actor.can(EDIT_PEOPLE)):
         raise PermissionError(_("Your role may not record cases."))
     report = GoDataReport()
-    ctx = Import(actor, report, _scope_codes(actor))
+    ctx = Import(actor, report, scope_codes(actor))
     tables = _read_all(ctx, cases, contacts, relationships)
     with transaction.atomic():
         _import_cases(ctx, tables[CASES_FILE])
@@ -491,11 +491,6 @@ def import_godata(
             details={**report.counts, "rows": report.rows, "bad_rows": report.bad_rows},
         )
     return report
-
-
-def _scope_codes(actor) -> set[str]:
-    codes = Jurisdiction.objects.filter(in_subtree("code", actor.scope_code or "-"))
-    return set(codes.values_list("code", flat=True))
 
 
 def _read_all(ctx: Import, cases, contacts, relationships) -> dict[str, Table]:

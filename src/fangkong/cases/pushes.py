@@ -30,7 +30,7 @@ from fangkong.cases.models import (
     AssistanceRequest,
     RequestState,
 )
-from fangkong.people.actions import CleanPerson, PersonInvalid, _scope_codes, check_person
+from fangkong.people.actions import CleanPerson, PersonInvalid, check_person, scope_codes
 from fangkong.people.importing import DOC_TYPE_ALIASES, HEADERS, Layout
 from fangkong.people.models import Person
 
@@ -86,7 +86,7 @@ def import_push(actor, records, source: str) -> PushReport:
 
 
 def _check(actor, records, report: PushReport) -> list[_Good]:
-    known_codes = _scope_codes(actor)
+    known_codes = scope_codes(actor)
     seen: dict[tuple[str, str], int] = {}
     good = []
     for row, data in records:

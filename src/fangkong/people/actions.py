@@ -246,7 +246,7 @@ def import_people(
     return report
 
 
-def _scope_codes(actor) -> set[str]:
+def scope_codes(actor) -> set[str]:
     from fangkong.geo.models import in_subtree
 
     if actor is None or not actor.scope_code:
@@ -260,7 +260,7 @@ def _scope_codes(actor) -> set[str]:
 
 def _check_rows(actor, rows, report: ImportReport) -> list[tuple[CleanPerson, Person | None]]:
     """Validate every row; return the good ones with the person each matches, if any."""
-    known = _scope_codes(actor)
+    known = scope_codes(actor)
     checked: list[tuple[int, CleanPerson]] = []
     seen: dict[tuple[str, str, str], int] = {}
     for row, data in rows:
