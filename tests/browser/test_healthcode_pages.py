@@ -80,6 +80,8 @@ def test_the_scanner_reads_a_residents_code_from_the_camera(page_as, server, cam
     page = page_as("venue_a")
     page.context.grant_permissions(["camera"])
     _open_first_scanner(page)
+    submissions = []
+    page.on("request", lambda r: submissions.append(r.url) if r.method == "POST" else None)
     page.click("[data-testid=camera-start]")
     result = page.locator("[data-testid=result]")
     result.wait_for(timeout=60_000)  # decoded, submitted like pasted text, answered
@@ -89,7 +91,9 @@ def test_the_scanner_reads_a_residents_code_from_the_camera(page_as, server, cam
     # front of it is not submitted twice.
     page.locator("[data-testid=camera][data-state=scanning]").wait_for(timeout=30_000)
     page.wait_for_timeout(1500)
-    assert "刚刚已登记" not in result.inner_text()
+    # Counted directly: "刚刚已登记" (merged) in the answer would also come from another test
+    # file's scan of the same resident at this venue on the shared server.
+    assert len(submissions) == 1, submissions
     page.click("[data-testid=camera-stop]")
 
 
