@@ -167,3 +167,20 @@ def test_recalled_people_show_up_for_the_sampling_staff_of_their_area(world, lab
     page = login("lab_a").get("/labs/sampling/").content.decode()
     recalls = page[page.index('data-testid="recalls"') :]
     assert str(world.person_a) in recalls and str(world.person_b) not in recalls  # county B
+
+
+def test_people_and_tubes_named_by_lab_rows_cannot_be_deleted(world, lab):
+    """The lab rows carry no database-side references (models.TubeMember): Django's PROTECT
+    must still refuse deleting what they name."""
+    from django.db.models import ProtectedError
+
+    _pool(world, lab)
+    actions.record_result(lab, "T0001", "negative", None, "厦门市第一医院")
+    with pytest.raises(ProtectedError) as refused:
+        world.person_a.delete()
+    named = {type(o).__name__ for o in refused.value.protected_objects}
+    assert {"TubeMember", "PersonTest"} <= named
+    with pytest.raises(ProtectedError) as refused:
+        Tube.objects.get(barcode="T0001").delete()
+    assert "TubeMember" in {type(o).__name__ for o in refused.value.protected_objects}
+    assert PersonTest.objects.filter(person=world.person_a).count() == 1

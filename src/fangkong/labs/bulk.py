@@ -207,9 +207,9 @@ def _person_ids(numbers: set[str]) -> dict[str, tuple[int, str]]:
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bulk_docs")  # a second import in one transaction
         cursor.execute("CREATE TEMPORARY TABLE bulk_docs (doc varchar(32)) ON COMMIT DROP")
-        with cursor.cursor.copy("COPY bulk_docs (doc) FROM STDIN") as copy:
-            for number in numbers:
-                copy.write_row((number,))
+    # Ready COPY lines: the numbers passed the ID check (digits and X), nothing to escape.
+    copy_text("bulk_docs", ("doc",), numbers)
+    with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT p.doc_number, p.id, p.jurisdiction_id FROM {Person._meta.db_table} p JOIN bulk_docs d "
             "ON p.doc_number = d.doc WHERE p.doc_type = %s",
@@ -322,26 +322,28 @@ def _write_new_tubes(
     copy_rows(
         ResultUpload, ("tube_id", "outcome", "ct_value", "lab", "received_at", "applied"), uploads
     )
-    members = ((tube_ids[b], p, r.sampled_at) for b, ms in tubes.items() for r, p in ms)
+    # In person order: the (person, sampled_at) index then takes its entries in key order and
+    # its pages stay cached (random order: a third more time for a million members).
+    members = sorted(
+        ((tube_ids[b], p, r.sampled_at) for b, ms in tubes.items() for r, p in ms),
+        key=lambda member: member[1],
+    )
     member_lines = (f"{t}\t{p}\t{_iso(at)}" for t, p, at in members)
     copy_rows(TubeMember, ("tube_id", "person_id", "sampled_at"), members, member_lines)
     recall, negative = [], []
     for members in tubes.values():
         bucket = negative if members[0][0].outcome == Outcome.NEGATIVE else recall
         bucket += [p for _r, p in members]
-    columns = (
-        "person_id",
-        "sampled_at",
-        "reported_at",
-        "outcome",
-        "pooled",
-        "tube_id",
-        "retest_of_id",
-    )
-    tests = _person_tests(tubes, tube_ids, now)
-    copy_rows(PersonTest, columns, tests, map(_person_test_line, tests))
-    if campaign is not None:
-        _count_samples(campaign, tubes, places)
+    if connection.vendor == "postgresql":
+        _derive_from_members(tube_ids.values(), now, campaign)
+    else:
+        PersonTest.objects.bulk_create(
+            (PersonTest(**dict(zip(PERSON_TEST_COLUMNS, row, strict=True)))
+             for row in _person_tests(tubes, tube_ids, now)),
+            batch_size=5000,
+        )  # fmt: skip
+        if campaign is not None:
+            _count_samples(campaign, tubes, places)
     report.tubes_new = len(new)
     report.members = len(recall) + len(negative)
     report.positives = sum(1 for t in new if t.outcome != Outcome.NEGATIVE)
@@ -398,6 +400,50 @@ def _new_tube(barcode, members, jurisdiction_code, campaign, now) -> Tube:
     )
 
 
+PERSON_TEST_COLUMNS = ("person_id", "sampled_at", "reported_at", "outcome", "pooled", "tube_id",
+                       "retest_of_id")  # fmt: skip
+
+
+def _derive_from_members(tube_ids, now, campaign) -> None:
+    """PostgreSQL: the members' person results (as _person_tests) and the campaign samples (as
+    _count_samples), derived from the members just copied by two INSERT … SELECT: the rows
+    never travel back and forth through Python (a third of the time they took as COPY)."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bulk_tubes")  # a second import in one transaction
+        cursor.execute("CREATE TEMPORARY TABLE bulk_tubes (id bigint PRIMARY KEY) ON COMMIT DROP")
+    copy_text("bulk_tubes", ("id",), (str(i) for i in tube_ids))
+    tube, member = Tube._meta.db_table, TubeMember._meta.db_table
+    with connection.cursor() as cursor:
+        # Grouping a million members by person spills to disk with the default work_mem (4 MB).
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute(
+            f"INSERT INTO {PersonTest._meta.db_table} ({', '.join(PERSON_TEST_COLUMNS)}) "
+            "SELECT m.person_id, m.sampled_at, "
+            "CASE WHEN t.outcome = %(negative)s THEN %(now)s END, "
+            "CASE WHEN t.outcome = %(negative)s THEN t.outcome ELSE '' END, true, t.id, "
+            "CASE WHEN t.outcome = %(negative)s THEN NULL ELSE t.id END "
+            f"FROM bulk_tubes b JOIN {tube} t ON t.id = b.id JOIN {member} m ON m.tube_id = t.id "
+            "ORDER BY m.person_id",  # index entries in key order: the index pages stay cached
+            {"negative": Outcome.NEGATIVE, "now": now},
+        )
+        if campaign is None:
+            return
+        # Completion: each person's first sample in the campaign, with the jurisdiction the
+        # person is registered in (people already counted stay as they are; the conflict
+        # check is skipped while the campaign has no samples, as for a first mass import).
+        first = not CampaignSample.objects.filter(campaign=campaign).exists()
+        cursor.execute(
+            f"INSERT INTO {CampaignSample._meta.db_table} "
+            "(campaign_id, person_id, jurisdiction_id, sampled_at) "
+            "SELECT %s, m.person_id, p.jurisdiction_id, min(m.sampled_at) "
+            f"FROM bulk_tubes b JOIN {member} m ON m.tube_id = b.id "
+            f"JOIN {Person._meta.db_table} p ON p.id = m.person_id "
+            "GROUP BY m.person_id, p.jurisdiction_id ORDER BY m.person_id"
+            + ("" if first else " ON CONFLICT (campaign_id, person_id) DO NOTHING"),
+            [campaign.pk],
+        )
+
+
 def _person_tests(tubes, tube_ids, now):
     """A negative pool gives each member a negative; a positive one a due individual retest."""
     for barcode, members in tubes.items():
@@ -410,44 +456,16 @@ def _person_tests(tubes, tube_ids, now):
                 yield (person_id, row.sampled_at, None, "", True, tube_id, tube_id)
 
 
-def _person_test_line(row) -> str:
-    person_id, sampled_at, reported_at, outcome, _pooled, tube_id, retest_of = row
-    reported = _iso(reported_at) if reported_at else "\\N"
-    retest = retest_of if retest_of else "\\N"
-    return f"{person_id}\t{_iso(sampled_at)}\t{reported}\t{outcome}\tt\t{tube_id}\t{retest}"
-
-
 def _count_samples(campaign, tubes, places: dict[int, str]) -> None:
-    """Completion: each person's first sample in the campaign (people already counted stay)."""
+    """Completion (other databases; see _derive_from_members): each person's first sample in
+    the campaign (people already counted stay)."""
     first: dict[int, datetime] = {}
     for members in tubes.values():
         for row, person_id in members:
             if person_id not in first or row.sampled_at < first[person_id]:
                 first[person_id] = row.sampled_at
-    rows = [(campaign.pk, p, places[p], at) for p, at in first.items()]
-    if connection.vendor != "postgresql":
-        CampaignSample.objects.bulk_create(
-            (CampaignSample(campaign_id=c, person_id=p, jurisdiction_id=j, sampled_at=at)
-             for c, p, j, at in rows),
-            ignore_conflicts=True, batch_size=5000,
-        )  # fmt: skip
-        return
-    lines = (f"{c}\t{p}\t{j}\t{_iso(at)}" for c, p, j, at in rows)
-    names = ("campaign_id", "person_id", "jurisdiction_id", "sampled_at")
-    if not CampaignSample.objects.filter(campaign=campaign).exists():  # nothing to collide with
-        copy_text(CampaignSample._meta.db_table, names, lines)
-        return
-    # COPY cannot skip conflicts: stage, then insert what is new in one statement.
-    table, columns = CampaignSample._meta.db_table, ", ".join(names)
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS bulk_samples")  # a second import in one transaction
-        cursor.execute(
-            "CREATE TEMPORARY TABLE bulk_samples (campaign_id bigint, person_id bigint, "
-            "jurisdiction_id varchar(15), sampled_at timestamptz) ON COMMIT DROP"
-        )
-    copy_text("bulk_samples", names, lines)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM bulk_samples "
-            "ON CONFLICT (campaign_id, person_id) DO NOTHING"
-        )
+    CampaignSample.objects.bulk_create(
+        (CampaignSample(campaign_id=campaign.pk, person_id=p, jurisdiction_id=places[p], sampled_at=at)
+         for p, at in first.items()),
+        ignore_conflicts=True, batch_size=5000,
+    )  # fmt: skip
