@@ -124,6 +124,40 @@ def test_one_contact_per_person_at_the_lowest_degree(world):
     }
 
 
+def test_many_exposures_across_chunks_keep_one_contact_per_person(world, monkeypatch):
+    """The set-wise path (chunks of 2 here) gives what one exposure at a time gives: the
+    lowest degree, the latest exposure, each exposure once, a known contact made closer."""
+    from datetime import date
+
+    from fangkong.testing import _person
+
+    monkeypatch.setattr(actions, "CHUNK", 2)
+    tracer, case = world.users["tracer_a"], world.case_a
+    start = case.window_start + timedelta(days=1)
+    extra = [
+        _person(f"接触{i}", world.person_a.jurisdiction_id, date(1990, 1, 1), 100 + i, "")
+        for i in range(5)
+    ]
+    exposures = [
+        _exposure(p, world.person_a2, 2, start + timedelta(minutes=i)) for i, p in enumerate(extra)
+    ]
+    exposures += [_exposure(extra[0], world.person_a2, 1, start + timedelta(hours=5))]
+    exposures += [_exposure(extra[1], world.person_a2, 2, start + timedelta(minutes=1))]  # again
+    exposures += [_exposure(world.person_b, world.person_a2, 1, start, hours=9)]  # known, closer?
+    before = Contact.objects.get(person=world.person_b)
+    counts = actions.do_record_exposures(tracer, case, exposures)
+    assert counts["created"] == 5 and counts["exposures"] == 7
+    assert counts["closer"] == 1 + (before.degree > 1)
+    got = {c.person_id: c for c in Contact.objects.filter(case=case)}
+    assert got[extra[0].pk].degree == 1
+    assert got[extra[0].pk].last_exposure == start + timedelta(hours=6)
+    assert all(got[p.pk].degree == 2 for p in extra[1:])
+    assert got[world.person_b.pk].last_exposure >= start + timedelta(hours=9)
+    assert Exposure.objects.filter(contact__person__in=extra).count() == 6
+    again = actions.do_record_exposures(tracer, case, exposures)
+    assert (again["created"], again["exposures"], again["closer"]) == (0, 0, 0)
+
+
 def test_cases_are_never_their_own_contacts(world):
     tracer, case = world.users["tracer_a"], world.case_a
     start = case.window_start + timedelta(days=1)
