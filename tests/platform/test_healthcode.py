@@ -151,3 +151,27 @@ def test_resident_page_shows_their_code_and_staff_see_the_history(world, login):
     history = login("tracer_a").get(f"/people/{world.person_a2.pk}/code/")
     assert history.status_code == 200
     assert "确诊病例" in history.content.decode()
+
+
+def test_a_first_code_created_meanwhile_by_another_worker_is_updated_not_an_error(
+    world, monkeypatch
+):
+    """Two workers recolouring the same new person: the lock cannot hold a row that does not
+    exist yet, so the second insert collides; the batch is then stored again over the row."""
+    from fangkong.healthcode import recolour as module
+
+    person = world.person_b
+    CodeState.objects.filter(person=person).delete()
+    ColourChange.objects.filter(person=person).delete()
+    real = module.engine.evaluate
+    raced = []
+
+    def evaluate_while_another_worker_writes(*args, **kwargs):
+        if not raced:  # between our lock and our insert, the other worker commits its row
+            raced.append(True)
+            CodeState.objects.create(person=person, colour="green", rule_set="x", subject="raced")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module.engine, "evaluate", evaluate_while_another_worker_writes)
+    recolour([person.pk], "fact", "race")
+    assert raced and CodeState.objects.get(person=person).colour == "red"  # a close contact

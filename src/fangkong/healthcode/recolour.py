@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from epicore import healthcode as engine
@@ -120,6 +120,16 @@ def recolour(
 def _recolour_batch(ids, rule_set, at, trigger_kind, trigger_ref, counts) -> None:
     facts = facts_for(ids)
     overrides = _overrides_in_force(ids, at)
+    try:
+        _store_batch(ids, facts, overrides, rule_set, at, trigger_kind, trigger_ref, counts)
+    except IntegrityError:
+        # Another worker gave some of these people their first code between our lock (which
+        # cannot lock rows that do not exist yet) and our insert: those rows exist now, so a
+        # second pass locks and updates them like any other.
+        _store_batch(ids, facts, overrides, rule_set, at, trigger_kind, trigger_ref, counts)
+
+
+def _store_batch(ids, facts, overrides, rule_set, at, trigger_kind, trigger_ref, counts) -> None:
     with transaction.atomic():
         states = CodeState.objects.select_for_update().in_bulk(ids)
         changed, created, touched = [], [], []
