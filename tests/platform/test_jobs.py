@@ -120,6 +120,40 @@ def test_concurrent_workers_never_claim_the_same_job(db):
         _in_threads(lambda: Job.objects.filter(kind="test.record").delete())
 
 
+@queue.task("test.slow")
+def _slow(job, seconds):
+    import time
+
+    time.sleep(seconds)
+    return {}
+
+
+@pytest.mark.skipif(
+    not connection.features.has_select_for_update_skip_locked, reason="PostgreSQL only"
+)
+def test_a_long_job_keeps_its_lease_so_no_other_worker_runs_it_again(db, monkeypatch):
+    monkeypatch.setattr(queue, "LEASE", timedelta(seconds=0.6))
+    _in_threads(lambda: queue.enqueue("test.slow", {"seconds": 2.0}))
+    taken: list = []
+
+    def other_worker():
+        import time
+
+        time.sleep(1.2)  # two leases later: without the heartbeat it would take the job over
+        taken.append(queue.claim("other"))
+
+    try:
+        runner = threading.Thread(target=lambda: _in_threads(lambda: queue.run_one("busy")))
+        runner.start()
+        _in_threads(other_worker)
+        runner.join()
+        assert taken == [None]
+        _in_threads(lambda: taken.append(Job.objects.get(kind="test.slow").attempts))
+        assert taken[-1] == 1
+    finally:
+        _in_threads(lambda: Job.objects.filter(kind="test.slow").delete())
+
+
 def test_urgent_jobs_run_before_older_routine_ones(db):
     from fangkong.jobs import queue
     from fangkong.jobs.models import Job

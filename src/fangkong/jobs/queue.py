@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -134,6 +135,9 @@ def run_one(worker: str | None = None) -> Job | None:
     if job is None:
         return None
     handler = TASKS.get(job.kind)
+    beat = _Heartbeat(job.pk) if connection.vendor == "postgresql" else None
+    if beat is not None:
+        beat.start()
     try:
         if handler is None:
             raise LookupError(f"no handler registered for job kind {job.kind!r}")
@@ -142,7 +146,32 @@ def run_one(worker: str | None = None) -> Job | None:
         _failed(job, error)
     else:
         _done(job, result)
+    finally:
+        if beat is not None:
+            beat.stop.set()
+            beat.join()
     return job
+
+
+class _Heartbeat(threading.Thread):
+    """Renews a running job's lease while its handler works. A tracing run of a dense outbreak
+    spends minutes inside one engine call without reporting progress; without this, a second
+    worker took the job over after LEASE and ran it again beside the first. A worker that
+    dies stops beating, so its job is still taken over. (PostgreSQL: the beat needs its own
+    connection; the embedded SQLite default runs one worker.)"""
+
+    def __init__(self, job_pk: int) -> None:
+        super().__init__(daemon=True, name=f"lease-{job_pk}")
+        self.job_pk, self.stop = job_pk, threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stop.wait(LEASE.total_seconds() / 3):
+                Job.objects.filter(pk=self.job_pk, state=JobState.RUNNING).update(
+                    lease_until=timezone.now() + LEASE
+                )
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def _done(job: Job, result: Any) -> None:
