@@ -83,7 +83,7 @@ def test_a_confirmed_case_is_traced_and_its_contacts_recorded(city):
     expected = engine.trace(
         table,
         _cases_table(windows),
-        venues=_venues_table(rows),
+        venues=_venues_table(r[2] for r in rows.values()),
         params=engine.TraceParams(min_overlap_s=run.min_overlap_s, hops=run.hops),
     ).contacts.to_pylist()
     assert found == {(r["person_id"], int(r["degree"])) for r in expected}

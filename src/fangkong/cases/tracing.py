@@ -15,11 +15,15 @@ Found contacts become Contact records (recoloured and pushed to their counties b
 
 from __future__ import annotations
 
+import io
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 
 import pyarrow as pa
-from django.db import transaction
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,6 +33,7 @@ from fangkong.cases import actions
 from fangkong.cases.investigations import itinerary_stays
 from fangkong.cases.models import Case, Classification, RunState, TracingRun
 from fangkong.jobs import queue
+from fangkong.venues.bulk import copy_text
 from fangkong.venues.models import CheckIn, Venue
 
 # A stay is found by its t_in: a check-in that began this long before a window can still overlap
@@ -102,16 +107,25 @@ def _co_visitors(stays: list[tuple], windows_by_person: dict[int, tuple]) -> lis
     return rows
 
 
+PULLED_SCHEMA = pa.schema(
+    [("id", pa.int64()), ("person_id", pa.int64()), ("venue_id", pa.int64()),
+     ("t_in", pa.int64()), ("t_out", pa.int64())]
+)  # fmt: skip
+
+
 def _table(rows: dict[int, tuple]) -> pa.Table:
     values = list(rows.values())
     seconds = lambda t: int(t.timestamp()) if t is not None else None  # noqa: E731
-    return pa.table(
-        {
-            "person_id": pa.array([r[1] for r in values], pa.int64()),
-            "venue_id": pa.array([r[2] for r in values], pa.int64()),
-            "t_in": pa.array([seconds(r[3]) for r in values], pa.int64()),
-            "t_out": pa.array([seconds(r[4]) for r in values], pa.int64()),
-        }
+    columns = [
+        [r[0] for r in values],
+        [r[1] for r in values],
+        [r[2] for r in values],
+        [seconds(r[3]) for r in values],
+        [seconds(r[4]) for r in values],
+    ]
+    return pa.Table.from_arrays(
+        [pa.array(c, f.type) for c, f in zip(columns, PULLED_SCHEMA, strict=True)],
+        schema=PULLED_SCHEMA,
     )
 
 
@@ -125,9 +139,12 @@ def _cases_table(windows) -> pa.Table:
     )
 
 
-def _venues_table(rows: dict[int, tuple]) -> pa.Table:
-    ids = sorted({r[2] for r in rows.values()})
-    kinds = dict(Venue.objects.filter(pk__in=ids).values_list("id", "kind"))
+def _venues_table(venue_ids) -> pa.Table:
+    ids = sorted(set(venue_ids))
+    kinds: dict[int, str] = {}
+    for start in range(0, len(ids), 10_000):
+        chunk = ids[start : start + 10_000]
+        kinds.update(Venue.objects.filter(pk__in=chunk).values_list("id", "kind"))
     return pa.table(
         {
             "venue_id": pa.array(ids, pa.int64()),
@@ -136,28 +153,159 @@ def _venues_table(rows: dict[int, tuple]) -> pa.Table:
     )
 
 
-def pull(windows, params, now: datetime) -> dict[int, tuple]:
-    """Stages A-D above: every check-in the run can need, by id."""
+class _Clock:
+    """Seconds and rows per pull stage, for the run's report (where a slow run spends it)."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, dict] = {}
+        self.mark = time.perf_counter()
+
+    def lap(self, stage: str, rows: int) -> None:
+        now = time.perf_counter()
+        self.stages[stage] = {"seconds": round(now - self.mark, 2), "rows": rows}
+        self.mark = now
+
+
+def pull(windows, params, now: datetime, clock: _Clock | None = None) -> pa.Table:
+    """Stages A-D above: every check-in the run can need, once each (PULLED_SCHEMA)."""
+    clock = clock or _Clock()
+    if connection.vendor == "postgresql":
+        return _pull_in_database(windows, params, now, clock)
     by_person = {p: (s, e) for p, s, e in windows}
     rows = {r[0]: r for r in _people_in(windows)}
     # The places the cases named in their investigations count as their check-ins: people
     # who were there are found even when the case never scanned the venue code.
     rows.update({r[0]: r for r in itinerary_stays(windows)})
+    clock.lap("A cases' check-ins", len(rows))
     rows.update({r[0]: r for r in _co_visitors(list(rows.values()), by_person)})
+    clock.lap("B co-visitors", len(rows))
     if params.hops < 2:
-        return rows
-    first = _engine(rows, windows, _one_hop(params))
+        return _table(rows)
+    second = _second_windows(_engine(_table(rows), windows, _one_hop(params)), now, clock)
+    own = _people_in(second)
+    rows.update({r[0]: r for r in own})
+    clock.lap("C contacts' check-ins", len(own))
+    by_contact = {p: (s, e) for p, s, e in second}
+    rows.update({r[0]: r for r in _co_visitors(own, by_contact)})
+    clock.lap("D their co-visitors", len(rows))
+    return _table(rows)
+
+
+def _second_windows(first, now: datetime, clock: _Clock) -> list[tuple]:
+    """Close contacts' windows: from their first exposure until now (第九版: 密接的密接)."""
     contacts = first.contacts.to_pylist()
+    clock.lap("hop 1", len(contacts))
     exposed: dict[int, datetime] = {}
     for row in contacts:
         start = row["exposure_start"]
         exposed[row["person_id"]] = min(exposed.get(row["person_id"], start), start)
-    second = [(p, t, now) for p, t in exposed.items()]
-    own = _people_in(second)
-    rows.update({r[0]: r for r in own})
-    by_contact = {p: (s, e) for p, s, e in second}
-    rows.update({r[0]: r for r in _co_visitors(own, by_contact)})
-    return rows
+    return [(p, t, now) for p, t in exposed.items()]
+
+
+# PostgreSQL: the same stages as set-wise statements over temporary tables, and one COPY of the
+# result into Arrow. A dense outbreak's second hop needs millions of check-ins: as Python
+# tuples they took minutes and gigabytes (issue 4's end-to-end benchmark, docs/benchmarks.md).
+CHECKINS = CheckIn._meta.db_table
+REACH = f"interval '{int(LONGEST_STAY.total_seconds())} seconds'"
+# A stay overlapping [lo, hi): found by its t_in through the (person|venue, t_in) indexes.
+OVERLAPS = (
+    "c.t_in < {w}.hi AND c.t_in >= {w}.lo - " + REACH + " AND (c.t_out > {w}.lo OR c.t_out IS NULL)"
+)
+
+
+def _pull_in_database(windows, params, now: datetime, clock: _Clock) -> pa.Table:
+    with connection.cursor() as cursor:
+        for table in ("trace_windows", "trace_pulled", "trace_own"):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")  # an earlier run in this session
+        cursor.execute(
+            "CREATE TEMPORARY TABLE trace_windows (person_id bigint, lo timestamptz, hi timestamptz)"
+        )
+        for table in ("trace_pulled", "trace_own"):
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {table} (id bigint, person_id bigint, venue_id bigint, "
+                "t_in timestamptz, t_out timestamptz)"
+            )
+        copy_text("trace_windows", ("person_id", "lo", "hi"), windows)
+        _stays_of_windows(cursor, "trace_pulled")
+        copy_text("trace_pulled", ("id", "person_id", "venue_id", "t_in", "t_out"),
+                  itinerary_stays(windows))  # fmt: skip
+        clock.lap("A cases' check-ins", _rows(cursor, "trace_pulled"))
+        _co_visitors_of(cursor, "trace_pulled")
+        clock.lap("B co-visitors", _rows(cursor, "trace_pulled"))
+        if params.hops < 2:
+            return _fetch_pulled(cursor)
+        first = _engine(_fetch_pulled(cursor), windows, _one_hop(params))
+        second = _second_windows(first, now, clock)
+        cursor.execute("TRUNCATE trace_windows")
+        copy_text("trace_windows", ("person_id", "lo", "hi"), second)
+        cursor.execute("ANALYZE trace_windows")
+        _stays_of_windows(cursor, "trace_own")
+        cursor.execute("INSERT INTO trace_pulled SELECT * FROM trace_own")
+        clock.lap("C contacts' check-ins", _rows(cursor, "trace_own"))
+        _co_visitors_of(cursor, "trace_own")
+        table = _fetch_pulled(cursor)
+        clock.lap("D their co-visitors", table.num_rows)
+        return table
+
+
+def _rows(cursor, table: str) -> int:
+    cursor.execute(f"SELECT count(*) FROM {table}")
+    return cursor.fetchone()[0]
+
+
+def _stays_of_windows(cursor, into: str) -> None:
+    """The windows' people's own check-ins in their windows (stages A and C)."""
+    cursor.execute("ANALYZE trace_windows")
+    cursor.execute(
+        f"INSERT INTO {into} SELECT c.id, c.person_id, c.venue_id, c.t_in, c.t_out "
+        f"FROM trace_windows w JOIN {CHECKINS} c ON c.person_id = w.person_id "
+        f"AND {OVERLAPS.format(w='w')}"
+    )
+
+
+def _co_visitors_of(cursor, source: str) -> None:
+    """Everyone at the venues of `source`'s stays while their owner was in their window, as
+    _co_visitors does (stages B and D)."""
+    cursor.execute("DROP TABLE IF EXISTS trace_spans")
+    cursor.execute(
+        "CREATE TEMPORARY TABLE trace_spans AS SELECT s.venue_id, "
+        f"min(greatest(w.lo, s.t_in - {REACH})) AS lo, "
+        f"max(least(w.hi, coalesce(s.t_out, s.t_in) + {REACH})) AS hi "
+        f"FROM {source} s JOIN trace_windows w ON w.person_id = s.person_id GROUP BY s.venue_id"
+    )
+    cursor.execute("ANALYZE trace_spans")
+    cursor.execute(
+        "INSERT INTO trace_pulled SELECT c.id, c.person_id, c.venue_id, c.t_in, c.t_out "
+        f"FROM trace_spans sp JOIN {CHECKINS} c ON c.venue_id = sp.venue_id "
+        f"AND {OVERLAPS.format(w='sp')}"
+    )
+
+
+def _fetch_pulled(cursor) -> pa.Table:
+    """trace_pulled through one COPY into Arrow, each check-in once (stages overlap)."""
+    buffer = io.BytesIO()
+    sql = (
+        "COPY (SELECT id, person_id, venue_id, extract(epoch FROM t_in)::bigint, "
+        "extract(epoch FROM t_out)::bigint FROM trace_pulled) TO STDOUT (FORMAT csv)"
+    )
+    with cursor.cursor.copy(sql) as copy:
+        for chunk in copy:
+            buffer.write(chunk)
+    if not buffer.tell():
+        return PULLED_SCHEMA.empty_table()
+    buffer.seek(0)
+    table = pacsv.read_csv(
+        buffer,
+        read_options=pacsv.ReadOptions(column_names=PULLED_SCHEMA.names),
+        convert_options=pacsv.ConvertOptions(column_types=PULLED_SCHEMA),
+    )
+    # Rows with one id are the same check-in: any aggregate of them is that row.
+    once = table.group_by("id", use_threads=False).aggregate(
+        [(name, "min") for name in PULLED_SCHEMA.names[1:]]
+    )
+    return once.rename_columns([name.removesuffix("_min") for name in once.column_names]).select(
+        PULLED_SCHEMA.names
+    )
 
 
 def _one_hop(params):
@@ -166,10 +314,10 @@ def _one_hop(params):
     return replace(params, hops=1)
 
 
-def _engine(rows, windows, params):
-    return engine.trace(
-        _table(rows), _cases_table(windows), venues=_venues_table(rows), params=params
-    )
+def _engine(table: pa.Table, windows, params):
+    checkins = table.select(["person_id", "venue_id", "t_in", "t_out"])
+    venues = _venues_table(pc.unique(table["venue_id"]).to_pylist())
+    return engine.trace(checkins, _cases_table(windows), venues=venues, params=params)
 
 
 @queue.task("tracing.run")
@@ -196,14 +344,18 @@ def execute(run: TracingRun, job=None) -> dict:
     cases = list(run.cases.all())
     windows = _windows(cases, now)
     params = engine.TraceParams(min_overlap_s=run.min_overlap_s, hops=run.hops)
-    rows = pull(windows, params, now)
+    clock = _Clock()
+    rows = pull(windows, params, now, clock)
     if job is not None:
         queue.report_progress(job, 1, 3, "tracing")
     _set(run, stage="tracing")
     result = _engine(rows, windows, params)
-    _set(run, stage="recording contacts", report=_report(result))
+    clock.lap("trace", len(rows))
+    _set(run, stage="recording contacts", report={**_report(result), "pull": clock.stages})
     counts = _record(run, cases, result.contacts.to_pylist())
-    counts.update(rows_pulled=len(rows), **result.counts())
+    clock.lap("record", counts.get("created", 0))
+    _set(run, report={**run.report, "pull": clock.stages})
+    counts.update(rows_pulled=rows.num_rows, **result.counts())
     if job is not None:
         queue.report_progress(job, 3, 3, "done")
     return counts

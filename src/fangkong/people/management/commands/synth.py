@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
@@ -10,8 +11,11 @@ from fangkong.people.bulk import UnknownGrids, load_people
 from fangkong.venues.bulk import load_checkins, load_venues
 
 
-def populate(people: int, seed: int, roots: tuple[str, ...], days: int = 1) -> dict[str, int]:
-    """Load the divisions of `roots` and a synthetic city (people, venues, `days` of check-ins)."""
+def populate(
+    people: int, seed: int, roots: tuple[str, ...], days: int = 1, start: date | None = None
+) -> dict[str, int]:
+    """Load the divisions of `roots` and a synthetic city (people, venues, `days` of check-ins
+    from `start`, by default the generator's first day)."""
     from epicore.synth import (
         SynthConfig,
         build_city,
@@ -22,7 +26,12 @@ def populate(people: int, seed: int, roots: tuple[str, ...], days: int = 1) -> d
 
     do_load_divisions(default_divisions_dir(), roots, seed=0)
     config = SynthConfig(people=people, days=max(days, 1), seed=seed, roots=roots)
-    source = f"synth people={people} days={days} seed={seed} roots={','.join(roots)}"
+    if start is not None:
+        config = replace(config, start=start)
+    source = (
+        f"synth people={people} days={days} seed={seed} roots={','.join(roots)} "
+        f"start={config.start}"
+    )
     city = build_city(config)
     venues = generate_venues(config, city)
     residents = generate_population(config, venues, city)
@@ -72,7 +81,9 @@ class Command(BaseCommand):
             ]
             raise SystemExit(main(argv + (["--pings"] if options["pings"] else [])))
         try:
-            counts = populate(options["people"], options["seed"], roots, options["days"])
+            counts = populate(
+                options["people"], options["seed"], roots, options["days"], options["start"]
+            )
         except UnknownGrids as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
