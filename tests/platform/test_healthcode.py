@@ -175,3 +175,13 @@ def test_a_first_code_created_meanwhile_by_another_worker_is_updated_not_an_erro
     monkeypatch.setattr(module.engine, "evaluate", evaluate_while_another_worker_writes)
     recolour([person.pk], "fact", "race")
     assert raced and CodeState.objects.get(person=person).colour == "red"  # a close contact
+
+
+def test_a_large_recolouring_is_queued_in_chunks_for_every_worker(db, monkeypatch):
+    from fangkong.healthcode import jobs
+
+    monkeypatch.setattr(jobs, "RECOLOUR_CHUNK", 2)
+    before = set(Job.objects.values_list("pk", flat=True))
+    jobs.request_recolour([5, 3, 1, 4, 2, 3], "fact", "many")
+    queued = Job.objects.exclude(pk__in=before).order_by("pk")
+    assert [j.args["person_ids"] for j in queued] == [[1, 2], [3, 4], [5]]

@@ -49,15 +49,24 @@ def queue_due_recolouring(now: datetime) -> None:
         queue.enqueue("healthcode.due", dedupe_key="healthcode.due")
 
 
+RECOLOUR_CHUNK = 5_000  # people per job: about a second of work each
+
+
 def request_recolour(
     person_ids, trigger_kind: str, trigger_ref: str = "", priority: int = queue.NORMAL
 ) -> None:
-    """Ask for these people to be recoloured (in the caller's transaction)."""
+    """Ask for these people to be recoloured (in the caller's transaction), in jobs of at most
+    RECOLOUR_CHUNK people: a tracing run's million contacts spread over every worker instead
+    of one job of minutes, and an urgent job never waits long behind a running one."""
     ids = sorted(set(person_ids))
-    if ids:
+    for start in range(0, len(ids), RECOLOUR_CHUNK):
         queue.enqueue(
             "healthcode.recolour",
-            {"person_ids": ids, "trigger_kind": trigger_kind, "trigger_ref": trigger_ref},
+            {
+                "person_ids": ids[start : start + RECOLOUR_CHUNK],
+                "trigger_kind": trigger_kind,
+                "trigger_ref": trigger_ref,
+            },
             priority=priority,
         )
 

