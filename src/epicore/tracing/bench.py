@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory-limit", default="6GB")
-    parser.add_argument("--baseline-rows", type=int, default=2_000_000)
+    parser.add_argument("--baseline-rows", type=int, default=10_000_000)
     parser.add_argument("--spark-rows", type=int, default=10_000_000)
     parser.add_argument("--no-spark", action="store_true")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
