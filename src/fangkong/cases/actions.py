@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from epicore import protocol
 from fangkong.accounts import audit
 from fangkong.accounts.roles import EDIT_CASES
+from fangkong.batches import chunks
 from fangkong.cases.models import (
     Case,
     CaseCounter,
@@ -293,10 +294,6 @@ def _check_exposure(exposure: ExposureIn) -> None:
 CHUNK = 2000  # ids per IN list and rows per INSERT
 
 
-def _chunks(items: list) -> list[list]:
-    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-
-
 def _contacts_of(case: Case, exposures: list[ExposureIn], counts: dict) -> dict[int, Contact]:
     """Person -> their Contact, created at the lowest degree of their exposures or made closer
     (then it moves to this case) and its last exposure extended; rows locked until commit."""
@@ -310,7 +307,7 @@ def _contacts_of(case: Case, exposures: list[ExposureIn], counts: dict) -> dict[
     known = _locked_contacts(people)
     new = [p for p in people if p not in known]
     places: dict[int, str] = {}
-    for chunk in _chunks(new):
+    for chunk in chunks(new, CHUNK):
         places.update(Person.objects.filter(pk__in=chunk).values_list("pk", "jurisdiction_id"))
     if len(places) < len(new):
         raise NotAContact(_("Nobody with this ID number is registered."))
@@ -341,7 +338,7 @@ def _contacts_of(case: Case, exposures: list[ExposureIn], counts: dict) -> dict[
 
 def _locked_contacts(people: list[int]) -> dict[int, Contact]:
     found: dict[int, Contact] = {}
-    for chunk in _chunks(people):
+    for chunk in chunks(people, CHUNK):
         rows = Contact.objects.select_for_update().filter(person_id__in=chunk)
         found.update((c.person_id, c) for c in rows)
     return found
@@ -352,7 +349,7 @@ def _add_exposures(case: Case, contacts: dict[int, Contact], exposures: list[Exp
     repeats within the list are left out. Returns how many were added."""
     ids = sorted(c.pk for c in contacts.values())
     seen: set[tuple] = set()
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids, CHUNK):
         seen.update(
             Exposure.objects.filter(contact_id__in=chunk).values_list(
                 "contact_id", "via_person_id", "venue_id", "start"

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from fangkong.accounts import audit
 from fangkong.accounts.roles import EDIT_CASES
+from fangkong.batches import chunks
 from fangkong.cases.actions import next_number
 from fangkong.cases.assist import ACK_HOURS, DONE_HOURS, county_of
 from fangkong.cases.models import (
@@ -120,8 +121,8 @@ def _people_for(actor, good: list[_Good], report: PushReport) -> dict[int, int]:
     are to be found where the list says they are now), else a new registration."""
     numbers = [g.person.doc_number for g in good]
     existing: dict[tuple[str, str], int] = {}
-    for start in range(0, len(numbers), 500):
-        chunk = Person.objects.filter(doc_number__in=numbers[start : start + 500])
+    for part in chunks(numbers, 500):
+        chunk = Person.objects.filter(doc_number__in=part)
         for doc_type, doc_number, pk in chunk.values_list("doc_type", "doc_number", "pk"):
             existing[(doc_type, doc_number)] = pk
     new = [g for g in good if (g.person.doc_type, g.person.doc_number) not in existing]

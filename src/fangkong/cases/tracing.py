@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from epicore import tracing as engine
 from fangkong.accounts import audit
+from fangkong.batches import chunks
 from fangkong.cases import actions
 from fangkong.cases.investigations import itinerary_stays
 from fangkong.cases.models import Case, Classification, RunState, TracingRun
@@ -98,9 +99,9 @@ def _co_visitors(stays: list[tuple], windows_by_person: dict[int, tuple]) -> lis
         span[1] = high if span[1] is None else max(span[1], high)
     rows: list[tuple] = []
     venues = sorted(spans)
-    for i in range(0, len(venues), VENUE_BATCH):
+    for batch in chunks(venues, VENUE_BATCH):
         condition = Q()
-        for venue_id in venues[i : i + VENUE_BATCH]:
+        for venue_id in batch:
             low, high = spans[venue_id]
             condition |= Q(venue_id=venue_id) & _overlapping(low, high)
         rows += _stays(condition)
@@ -142,8 +143,7 @@ def _cases_table(windows) -> pa.Table:
 def _venues_table(venue_ids) -> pa.Table:
     ids = sorted(set(venue_ids))
     kinds: dict[int, str] = {}
-    for start in range(0, len(ids), 10_000):
-        chunk = ids[start : start + 10_000]
+    for chunk in chunks(ids, 10_000):
         kinds.update(Venue.objects.filter(pk__in=chunk).values_list("id", "kind"))
     return pa.table(
         {

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from epicore import healthcode as engine
 from fangkong.accounts import audit
+from fangkong.batches import chunks
 from fangkong.healthcode.models import CodeState, RuleSetSwitch
 from fangkong.healthcode.recolour import recolour
 from fangkong.jobs import queue
@@ -59,11 +60,11 @@ def request_recolour(
     RECOLOUR_CHUNK people: a tracing run's million contacts spread over every worker instead
     of one job of minutes, and an urgent job never waits long behind a running one."""
     ids = sorted(set(person_ids))
-    for start in range(0, len(ids), RECOLOUR_CHUNK):
+    for chunk in chunks(ids, RECOLOUR_CHUNK):
         queue.enqueue(
             "healthcode.recolour",
             {
-                "person_ids": ids[start : start + RECOLOUR_CHUNK],
+                "person_ids": chunk,
                 "trigger_kind": trigger_kind,
                 "trigger_ref": trigger_ref,
             },

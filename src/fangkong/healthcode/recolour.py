@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from epicore import healthcode as engine
 from fangkong.accounts import audit
+from fangkong.batches import chunks
 from fangkong.cases.models import Case, Classification, Contact, Degree
 from fangkong.healthcode.keys import subject_for
 from fangkong.healthcode.models import CodeState, ColourChange, ColourOverride, OverrideState
@@ -112,8 +113,8 @@ def recolour(
     rule_set = engine.rule_set_for(at)
     ids = sorted(set(person_ids))
     counts = {"evaluated": 0, "changed": 0}
-    for start in range(0, len(ids), BATCH):
-        _recolour_batch(ids[start : start + BATCH], rule_set, at, trigger_kind, trigger_ref, counts)
+    for batch in chunks(ids, BATCH):
+        _recolour_batch(batch, rule_set, at, trigger_kind, trigger_ref, counts)
     return counts
 
 

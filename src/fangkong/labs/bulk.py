@@ -26,6 +26,7 @@ from epicore import idcard
 from epicore.errors import ValidationError
 from fangkong.accounts import audit
 from fangkong.accounts.roles import RECORD_RESULTS
+from fangkong.batches import chunks
 from fangkong.errors import Refused
 from fangkong.healthcode.jobs import request_recolour
 from fangkong.jobs import queue
@@ -194,9 +195,7 @@ def _person_ids(numbers: set[str]) -> dict[str, tuple[int, str]]:
     PostgreSQL."""
     if connection.vendor != "postgresql":
         found: dict[str, int] = {}
-        numbers_list = sorted(numbers)
-        for start in range(0, len(numbers_list), 500):
-            chunk = numbers_list[start : start + 500]
+        for chunk in chunks(sorted(numbers), 500):
             people = Person.objects.filter(doc_type=DocType.RESIDENT_ID, doc_number__in=chunk)
             for doc, pk, place in people.values_list("doc_number", "pk", "jurisdiction_id"):
                 found[doc] = (pk, place)
@@ -291,8 +290,7 @@ def _refresh_statistics(report: BulkReport) -> None:
 
 def _known_tubes(barcodes: list[str]) -> set[str]:
     known: set[str] = set()
-    for start in range(0, len(barcodes), 5000):
-        chunk = barcodes[start : start + 5000]
+    for chunk in chunks(barcodes, 5000):
         known.update(Tube.objects.filter(barcode__in=chunk).values_list("barcode", flat=True))
     return known
 
@@ -356,9 +354,8 @@ def _insert_tubes(new: list[Tube]) -> dict[str, int]:
         Tube.objects.bulk_create(new, batch_size=1000)
         barcodes = [t.barcode for t in new]
         found: dict[str, int] = {}
-        for start in range(0, len(barcodes), 500):
-            chunk = Tube.objects.filter(barcode__in=barcodes[start : start + 500])
-            found.update(chunk.values_list("barcode", "pk"))
+        for chunk in chunks(barcodes, 500):
+            found.update(Tube.objects.filter(barcode__in=chunk).values_list("barcode", "pk"))
         return found
     rows = ((t.barcode, t.size, t.site, t.jurisdiction_id, t.campaign_id, t.lab, t.state,
              t.opened_at, t.sealed_at, t.outcome, t.ct_value, t.resulted_at) for t in new)  # fmt: skip

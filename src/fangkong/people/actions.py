@@ -14,6 +14,7 @@ from epicore import idcard
 from epicore.errors import ValidationError
 from fangkong.accounts import audit
 from fangkong.accounts.roles import EDIT_PEOPLE
+from fangkong.batches import chunks
 from fangkong.errors import FieldErrors
 from fangkong.geo.models import Jurisdiction
 from fangkong.people.messages import message_for
@@ -303,8 +304,8 @@ def _match_existing(actor, checked, report: ImportReport):
 
 def _existing_by_document(numbers: list[str]) -> dict[tuple[str, str, str], Person]:
     found: dict[tuple[str, str, str], Person] = {}
-    for start in range(0, len(numbers), 500):
-        for person in Person.objects.filter(doc_number__in=numbers[start : start + 500]):
+    for chunk in chunks(numbers, 500):
+        for person in Person.objects.filter(doc_number__in=chunk):
             found[(person.doc_type, person.nationality, person.doc_number)] = person
     return found
 
