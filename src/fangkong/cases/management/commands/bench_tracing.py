@@ -79,9 +79,10 @@ class Command(BaseCommand):
         """Residents active on the last day of the data (seeded), not yet cases or contacts."""
         last = CheckIn.objects.order_by("-t_in").values_list("t_in", flat=True).first()
         rng = random.Random(o["seed"])
+        highest = Person.objects.order_by("-id").values_list("pk", flat=True).first()
         chosen: list[Person] = []
         while len(chosen) < o["cases"]:
-            candidate = rng.randint(1, Person.objects.order_by("-id").first().pk)
+            candidate = rng.randint(1, highest)
             busy = CheckIn.objects.filter(person_id=candidate, t_in__date=last.date()).exists()
             taken = Case.objects.filter(person_id=candidate).exists()
             if busy and not taken and not Contact.objects.filter(person_id=candidate).exists():
