@@ -32,6 +32,7 @@ from epicore.synth import SynthConfig, write_parquet
 from epicore.tracing import TraceParams, read_cases, read_checkins, trace
 from epicore.tracing.cli import main
 from epicore.tracing.grid import E2, WGS84_A, project
+from epicore.tracing.plan import MAX_CHUNKS, RunFacts, chunk_bounds
 
 EDGE = edge_cases()
 
@@ -84,6 +85,58 @@ def test_secondary_contacts_count_from_first_exposure_until_isolation():
     found = run_edge("secondary")
     assert {p: r["degree"] for p, r in found.items()} == {2: "1", 3: "2"}
     assert found[3]["via_person_id"] == 2 and found[3]["venue_id"] == 3
+
+
+def test_an_earlier_exposure_in_a_later_chunk_wins():
+    # Chunks of an hour: person 3's stay at venue 1 starts in the first chunk but meets case 1
+    # only from T0+5000 (second chunk); a stay starting in the second chunk meets case 2 at
+    # T0+4000, earlier. Only people exposed before a chunk starts may be left out of it.
+    ck = checkins(
+        [
+            (1, 1, T0 + 5000, T0 + 9000),
+            (2, 2, T0 + 3700, T0 + 6000),
+            (3, 1, T0 + 100, T0 + 9000),
+            (3, 2, T0 + 4000, T0 + 6000),
+            *[(p, 9, T0, T0 + H) for p in range(10, 14)],  # more others than cases: the
+        ]  # others' check-ins are the side cut into chunks
+    )
+    params = TraceParams(hops=1, chunk_s=3600)
+    found = by_person(traced_both(ck, cases([(1, T0, T0 + 9 * H), (2, T0, T0 + 9 * H)]), params))
+    assert found[3]["exposure_start"].timestamp() == T0 + 4000
+    assert (found[3]["via_person_id"], found[3]["venue_id"]) == (2, 2)
+
+
+def test_chunks_follow_the_data_and_stay_few():
+    day = 24 * 3600
+    facts = lambda counts: RunFacts(people=10, reach_s=H, start_counts=tuple(counts))  # noqa: E731
+    params = TraceParams()
+    # 14 busy days: one chunk a day, open at both ends
+    fortnight = chunk_bounds(facts((20_000 + d, 1000) for d in range(14)), params)
+    assert len(fortnight) == 14
+    assert fortnight[0] == (None, 20_001 * day) and fortnight[-1] == (20_013 * day, None)
+    # old demo check-ins on 30 days and today's few scans, four years apart: a handful of
+    # chunks cut only where check-ins start, not one per calendar day in between
+    spread = facts([*((19_000 + d, 500) for d in range(30)), (20_460, 3)])
+    bounds = chunk_bounds(spread, params)
+    assert 2 <= len(bounds) <= MAX_CHUNKS + 1
+    assert all(lo % day == 0 and 19_000 * day < lo <= 20_460 * day for lo, _ in bounds[1:])
+    assert chunk_bounds(facts([]), params) == [(None, None)]
+
+
+def test_checkins_years_apart_are_traced_like_any_others():
+    year = 365 * 24 * H
+    ck = checkins(
+        [
+            (1, 1, T0, T0 + H),  # the case, long ago
+            (2, 1, T0 + 600, T0 + 2 * H),  # its close contact
+            (2, 2, T0 + 3 * H, T0 + 4 * H),
+            (3, 2, T0 + 3 * H, T0 + 5 * H),  # the contact's contact
+            *[(p, 3, T0 + 4 * year + p, T0 + 4 * year + H) for p in range(10, 40)],  # today
+            (1, 3, T0 + 4 * year, T0 + 4 * year + H),  # the case again, outside its window
+        ]
+    )
+    found = by_person(traced_both(ck, cases([(1, T0, T0 + 2 * H)])))
+    assert {p: r["degree"] for p, r in found.items()} == {2: "1", 3: "2"}
 
 
 def test_hops_1_reports_close_contacts_only():
@@ -285,6 +338,26 @@ def test_duplicates_are_counted_and_change_nothing():
         trace(ck, cases([(1, T0, T0 + 9 * H)]), params=TraceParams(on_bad_rows="reject"))
 
 
+def test_ids_and_times_beyond_32_bits_are_traced_exactly():
+    # The check-ins are held as 32-bit integers when every value fits: a person id of 2^40
+    # and a stay in 2040 (after 2^31 seconds) must make the engine fall back to 64 bits.
+    big, later = 2**40, 2**31 + 7 * H
+    for person, t in ((big, T0), (1, later)):
+        ck = checkins([(person, 9, t, t + H), (2, 9, t + 60, t + H), (3, 9, t + H, t + 2 * H)])
+        found = by_person(traced_both(ck, cases([(person, t, t + 9 * H)])))
+        assert set(found) == {2}
+        assert found[2]["via_person_id"] == person
+        assert found[2]["exposure_start"].timestamp() == t + 60
+
+
+def test_duplicates_are_counted_exactly_and_near_copies_are_not():
+    a, b = (2, 1, T0, T0 + H), (3, 1, T0, T0 + 2 * H)
+    near = [(3, 1, T0, T0 + 2 * H + 1), (3, 2, T0, T0 + 2 * H), (4, 1, T0, T0 + 2 * H)]
+    ck = checkins([(1, 1, T0, T0 + H), a, a, a, b, b, *near])  # 2 + 1 copies
+    result = trace(ck, cases([(1, T0, T0 + 9 * H)]))
+    assert list(result.report.repairs.values()) == [3]
+
+
 def test_empty_case_windows_are_dropped_and_overlapping_ones_merged():
     table = cases([(1, T0, T0), (2, T0 + H, T0), (3, T0, T0 + 2 * H), (3, T0 + H, T0 + 3 * H)])
     got, report = read_cases(table)
@@ -393,10 +466,11 @@ ping_rows = st.lists(
     hops=st.sampled_from([1, 2]),
     bucket=st.sampled_from([7, 600, 1800]),
     long_stay=st.sampled_from([60, 1200, 86_400]),
+    chunk=st.sampled_from([300, 3600, 86_400]),
     isolate=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 20_000)), max_size=3),
 )
 def test_duckdb_equals_reference_on_random_inputs(
-    stays, windows, ping_rows, min_overlap, hops, bucket, long_stay, isolate
+    stays, windows, ping_rows, min_overlap, hops, bucket, long_stay, chunk, isolate
 ):
     ck = pa.table(
         {
@@ -426,6 +500,7 @@ def test_duckdb_equals_reference_on_random_inputs(
         hops=hops,
         bucket_s=bucket,
         long_stay_s=long_stay,
+        chunk_s=chunk,
         companion_min_s=600,
         grid_origin=ORIGIN,
     )

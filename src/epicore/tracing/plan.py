@@ -1,24 +1,27 @@
 """The tracing algorithm as SQL stages, one text for DuckDB and Spark SQL.
 
 Each stage is (table name, SELECT); an engine runs them in order, keeping each result as a table
-(DuckDB) or a cached view (Spark). The stages read the normalised inputs described in
-epicore.tracing.inputs: checkins, cases, isolations, ping_cells. All times are BIGINT seconds.
+(DuckDB) or a checkpointed view (Spark). The stages read the normalised inputs described in
+epicore.tracing.inputs: checkins, cases, isolations, ping_cells. All times are integer seconds
+(check-ins may be 32-bit, everything else BIGINT).
 
 How a venue hop finds contacts without comparing every pair of stays at a venue:
 1. "Sources" are the stays that pass the infection on (a case's check-ins clipped to its
    window; for the second hop a close contact's check-ins clipped to [first exposure,
    isolation)); "candidates" are the check-ins of people not yet found (nor cases).
 2. The side with fewer people is "small"; each of its stays is spread over the time buckets
-   (`bucket_s`) from (start - reach) to its end, where reach is the longest stay in the data
-   (at most `long_stay_s`). Each stay of the big side is one row, keyed by the bucket of its
+   (`bucket_s`) from (start - reach) to its end, where reach is the longest stay at that venue
+   (at most `long_stay_s`; table venue_reach). Each stay of the big side is one row, keyed by the bucket of its
    start, so the big side (up to every check-in) streams through one hash join and is never
    multiplied. Two stays overlap only if the big one starts within (small start - its own
    length, small end), so every overlapping pair meets exactly once.
-3. Big-side stays longer than reach (none in typical data, and then the branch is left out)
-   are spread over their own buckets and meet in the bucket where the overlap starts.
+3. Big-side stays longer than `long_stay_s` (none in typical data, and then the branch is left
+   out) are spread over their own buckets and meet in the bucket where the overlap starts.
 4. A pair counts if the overlap is > 0 and >= min_overlap_s; per person the best exposure is
    kept with one aggregation (min of a struct): earliest start, then longest overlap, then the
    smallest via_person_id, then the smallest venue_id (or cell).
+5. The big side is joined in chunks of start time, earliest first; people exposed before a
+   chunk starts are left out of it (see `venue_hop`).
 Companions (fewer rows: pings are not in the hot path) spread both sides over their own
 buckets, meet in the bucket of the overlap's start, and sum a pair's overlap per (person, case,
 cell) before the threshold (a trail may cross a cell in several pieces).
@@ -41,6 +44,9 @@ class Dialect:
 
     name: str
     string_type: str
+    # A CTE computed on its own, before the query that reads it (DuckDB would otherwise join
+    # the big side first and drop the settled people from the pairs, not from the stays).
+    materialized: str = ""
 
     def explode_range(self, low: str, high: str) -> str:
         if self.name == "spark":
@@ -58,7 +64,7 @@ class Dialect:
         return f"(({a}) DIV {b})" if self.name == "spark" else f"(({a}) // {b})"
 
 
-DUCKDB = Dialect("duckdb", "VARCHAR")
+DUCKDB = Dialect("duckdb", "VARCHAR", "MATERIALIZED")
 SPARK = Dialect("spark", "STRING")
 
 Stage = tuple[str, str]
@@ -71,6 +77,9 @@ class RunFacts:
     people: int  # distinct people with check-ins (approximate is fine)
     reach_s: int  # longest stay that is joined by its start bucket (<= params.long_stay_s)
     has_long: bool = True  # some check-in is longer than reach_s (False: skip that branch)
+    # (t_in // params.chunk_s, check-ins starting then) for every such period that has any,
+    # in order: where the hops cut the big side into chunks (see chunk_bounds).
+    start_counts: tuple[tuple[int, int], ...] = ()
 
 
 def stages(
@@ -85,19 +94,22 @@ def stages(
     A generator: `count(table)` asks the engine how many rows a finished stage has, which
     decides how the next hop joins (the answer never depends on it, only the speed).
     """
+    yield ("venue_reach", venue_reach_sql(facts))
+    if facts.has_long:
+        yield ("long_checkins", long_checkins_sql(facts))
     yield ("case_stays", case_stays_sql())
     side = smaller_side(count("cases"), facts.people - count("cases"))
-    yield ("found_1", venue_hop_sql("case_stays", "cases", side, params, dialect, facts))
+    yield from venue_hop("found_1", fixed("case_stays"), "cases", side, params, dialect, facts)
     yield ("excluded_2", excluded_sql(["cases", "found_1"]))
     if params.hops == 2:
         found = count("found_1")
         side = smaller_side(found, facts.people - count("excluded_2"))
-        sources = f"({contact_stays_sql()})"  # streamed when it is the big side
+        sources = streamed_contact_stays
         if side == "sources":  # small: keep it as a table (this also avoids a DuckDB 2.0.0
             # internal error, "dict-surviving cache", seen when it was a subquery here)
-            yield ("contact_stays", contact_stays_sql())
-            sources = "contact_stays"
-        yield ("found_2", venue_hop_sql(sources, "excluded_2", side, params, dialect, facts))
+            yield ("contact_stays", contact_stays_sql("checkins"))
+            sources = fixed("contact_stays")
+        yield from venue_hop("found_2", sources, "excluded_2", side, params, dialect, facts)
     if with_pings:
         yield ("ping_spans", ping_spans_sql(params))
         yield ("case_cells", case_cells_sql())
@@ -108,9 +120,45 @@ def stages(
     yield ("contacts", output_sql(params, dialect, with_pings))
 
 
+Chunk = tuple[int | None, int | None]  # [lo, hi) of start times; None: open
+
+
+def fixed(table: str) -> Callable[[str, Chunk], str]:
+    """Sources kept as a table: the same relation whichever check-ins they are asked from."""
+    return lambda _checkins, _chunk: table
+
+
+def streamed_contact_stays(checkins: str, chunk: Chunk) -> str:
+    """Close contacts' stays as a subquery over `checkins`, streamed when they are the big side;
+    only check-ins that can yield a stay starting in `chunk` are joined (a clipped stay starts
+    at or after its check-in, and before its check-out)."""
+    lo, hi = chunk
+    where = [f"c.t_in < {hi}"] * (hi is not None) + [f"c.t_out > {lo}"] * (lo is not None)
+    return f"({contact_stays_sql(checkins, where)})"
+
+
 def smaller_side(source_people: int, candidate_people: int) -> str:
     """Which side of a hop to spread over time buckets: the one with fewer people."""
     return "sources" if source_people <= candidate_people else "candidates"
+
+
+def venue_reach_sql(facts: RunFacts) -> str:
+    """Per venue, the longest stay joined by its start bucket: how far back (from its start) a
+    stay must be spread to meet every stay at that venue that overlaps it. A per-venue value
+    instead of one for the whole city: a single 24-hour stay at a hotel must not spread every
+    stay at every restaurant over a day of buckets."""
+    return (
+        f"SELECT venue_id AS place, least(max(t_out - t_in), {facts.reach_s}) AS reach "
+        "FROM checkins GROUP BY venue_id"
+    )
+
+
+def long_checkins_sql(facts: RunFacts) -> str:
+    """The few check-ins longer than the reach: the big side's long branch reads only these."""
+    return (
+        "SELECT person_id, venue_id, t_in, t_out FROM checkins "
+        f"WHERE t_out - t_in > {facts.reach_s}"
+    )
 
 
 def case_stays_sql() -> str:
@@ -123,15 +171,16 @@ def case_stays_sql() -> str:
     )
 
 
-def contact_stays_sql() -> str:
+def contact_stays_sql(checkins: str, where: list[str] | None = None) -> str:
     """Close contacts' check-ins from their first exposure until their isolation (第九版)."""
     end = f"coalesce(i.t_isolated, {OPEN_END})"
     return (
         f"SELECT d.person_id AS via, c.venue_id AS place, greatest(c.t_in, d.xs) AS s, "
         f"least(c.t_out, {end}) AS e "
-        "FROM found_1 d JOIN checkins c ON c.person_id = d.person_id "
+        f"FROM found_1 d JOIN {checkins} c ON c.person_id = d.person_id "
         "LEFT JOIN isolations i ON i.person_id = d.person_id "
         f"WHERE least(c.t_out, {end}) > greatest(c.t_in, d.xs)"
+        + "".join(f" AND {w}" for w in where or [])
     )
 
 
@@ -140,31 +189,120 @@ def excluded_sql(tables: list[str]) -> str:
     return " UNION ".join(f"SELECT DISTINCT person_id FROM {t}" for t in tables)
 
 
+# At most about this many chunks per hop. Each chunk leaves out the people settled in the
+# chunks before it, so the SQL grows with the square of the count; 14 days of data at one
+# chunk a day (the benchmark city) stay whole, while data spread thinly over years (a platform
+# pull mixing old and new check-ins) is merged into a few chunks of similar row counts instead
+# of one per calendar day (1,743 chunks made such a run spin for minutes).
+MAX_CHUNKS = 32
+
+
+def chunk_bounds(facts: RunFacts, params: TraceParams) -> list[Chunk]:
+    """[lo, hi) ranges of start time covering every stay, earliest first (open at both ends).
+
+    Cuts fall only at the start of periods (params.chunk_s long) in which check-ins start, and
+    a chunk is closed only once it holds at least 1/MAX_CHUNKS of the check-ins, so empty
+    stretches of time cost nothing and there are at most MAX_CHUNKS + 1 chunks. Where the cuts
+    fall changes speed only: the chunks always cover every start time."""
+    total = sum(n for _, n in facts.start_counts)
+    cuts: list[int] = []
+    held = 0
+    for period, n in facts.start_counts:
+        if held and held * MAX_CHUNKS >= total:
+            cuts.append(period * params.chunk_s)
+            held = 0
+        held += n
+    return list(zip([None, *cuts], [*cuts, None], strict=True))
+
+
+def venue_hop(
+    name: str,
+    sources: Callable[[str, Chunk], str],
+    excluded: str,
+    side: str,
+    params: TraceParams,
+    d: Dialect,
+    facts: RunFacts,
+) -> Iterator[Stage]:
+    """Stages of one hop: the big side in chunks of start time, earliest first, then the best
+    exposure per person over the chunks' bests.
+
+    Every pair met in a chunk has its exposure start at or after the chunk's start (the later
+    of the two stays' starts, and the big stay starts in the chunk), so a person whose best
+    exposure so far is earlier than the chunk cannot do better there and is left out of it.
+    In a dense outbreak most people are found on the first day they meet a case; their pairs
+    on the following days are never formed (98 M-row benchmark, first hop: 3.8 M pairs instead
+    of 40 M)."""
+    base, first = "checkins", [f"SELECT person_id FROM {excluded}"]
+    if side == "candidates":  # the small side: find the people not yet found once, not per chunk
+        base, first = f"{name}_candidates", []
+        yield (
+            base,
+            f"SELECT c.* FROM checkins c {anti_join([f'SELECT person_id FROM {excluded}'])}",
+        )
+    parts: list[str] = []
+    for i, (lo, hi) in enumerate(chunk_bounds(facts, params)):
+        settled = first + [f"SELECT person_id FROM {p} WHERE xs < {lo}" for p in parts]
+        parts.append(f"{name}_{i}")
+        yield (parts[-1], venue_hop_sql(sources, base, settled, (lo, hi), side, params, d, facts))
+    union = " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts)
+    yield (name, best_sql(f"({union}) chunks", "xe - xs", "place", d))
+
+
+def anti_join(settled: list[str]) -> str:
+    """Leave out the people in any of the `settled` SELECTs of person_id. ANTI JOIN, not NOT
+    EXISTS: DuckDB would first collect the distinct ids of every check-in to decorrelate."""
+    if not settled:
+        return ""
+    return f"ANTI JOIN ({' UNION ALL '.join(settled)}) x ON x.person_id = c.person_id"
+
+
 def venue_hop_sql(
-    sources: str, excluded: str, side: str, params: TraceParams, d: Dialect, facts: RunFacts
+    sources: Callable[[str, Chunk], str],
+    base: str,
+    settled: list[str],
+    chunk: Chunk,
+    side: str,
+    params: TraceParams,
+    d: Dialect,
+    facts: RunFacts,
 ) -> str:
     """Best qualifying venue exposure per person: (person_id, via, place, xs, xe, overlap).
 
-    The smaller side is spread over every time bucket from (start - reach) to its end; each
-    stay of the other side, if not longer than `reach`, is one row keyed by its start bucket,
+    The smaller side is spread over every time bucket from (start - reach) to its end, reach
+    being its venue's (venue_reach); each stay of the other side, if not longer than
+    facts.reach_s (which caps every venue's reach), is one row keyed by its start bucket,
     so the big side is joined as it streams by and never multiplied. An overlapping pair meets
     exactly once: the big-side stay starts inside the spread range of the small-side stay.
     Longer big-side stays (rare) are spread over their own buckets and meet in the bucket of
-    the overlap's start, as in `pairs_sql`.
+    the overlap's start, as in `pairs_sql`; they are read from `long_checkins`, not from a
+    second pass over every check-in. `sources(table)` is the source stays' relation drawn from
+    the check-ins in `table`. Only big-side stays starting in `chunk` are joined, and only
+    candidates not in `settled` (SELECTs of person_id) are looked for.
     """
+    lo, hi = chunk
+    in_chunk = (
+        " AND ".join([f"s >= {lo}"] * (lo is not None) + [f"s < {hi}"] * (hi is not None)) or "TRUE"
+    )
     reach, b = facts.reach_s, params.bucket_s
-    candidates = (
-        "SELECT c.person_id AS who, c.venue_id AS place, c.t_in AS s, c.t_out AS e "
-        "FROM checkins c WHERE c.t_out > c.t_in "
-        f"AND NOT EXISTS (SELECT 1 FROM {excluded} x WHERE x.person_id = c.person_id)"
-    )
-    src = f"SELECT via AS who, place, s, e FROM {sources} src"
-    small, big = (src, candidates) if side == "sources" else (candidates, src)
+
+    def candidates(checkins: str) -> str:
+        return (
+            "SELECT c.person_id AS who, c.venue_id AS place, c.t_in AS s, c.t_out AS e "
+            f"FROM {checkins} c {anti_join(settled)} WHERE c.t_out > c.t_in"
+        )
+
+    def src(checkins: str) -> str:
+        return f"SELECT via AS who, place, s, e FROM {sources(checkins, chunk)} src"
+
+    small_of, big_of = (src, candidates) if side == "sources" else (candidates, src)
+    small = small_of(base)
+    big = f"SELECT * FROM ({big_of('checkins')}) g WHERE {in_chunk}"
     spread = (
-        f"SELECT who, place, s, e, {d.explode_range(d.idiv(f's - {reach}', b), d.idiv('e - 1', b))}"
-        " AS bucket FROM small"
+        f"SELECT who, m.place, s, e, "
+        f"{d.explode_range(d.idiv('s - r.reach', b), d.idiv('e - 1', b))} AS bucket "
+        "FROM small m JOIN venue_reach r ON m.place = r.place"
     )
-    long_b = f"SELECT who, place, s, e, {d.explode_range(d.idiv('s', b), d.idiv('e - 1', b))} AS bucket FROM big WHERE e - s > {reach}"
     a, c = ("m", "k") if side == "sources" else ("k", "m")  # a: the source, c: the candidate
     start, end = f"greatest({a}.s, {c}.s)", f"least({a}.e, {c}.e)"
     keep = f"{end} > {start} AND {end} - {start} >= {int(params.min_overlap_s)}"
@@ -173,14 +311,18 @@ def venue_hop_sql(
         f"{chosen} FROM small_b m JOIN big k ON m.place = k.place "
         f"AND m.bucket = {d.idiv('k.s', b)} WHERE k.e - k.s <= {reach} AND {keep}"
     )
-    if facts.has_long:  # else `big` is read once, as it streams (never materialised)
+    if facts.has_long:  # the long branch reads only long_checkins (made only then)
+        long_b = (
+            f"SELECT who, place, s, e, {d.explode_range(d.idiv('s', b), d.idiv('e - 1', b))} "
+            f"AS bucket FROM ({big_of('long_checkins')}) g WHERE e - s > {reach} AND {in_chunk}"
+        )
         pairs += (
-            f" UNION ALL {chosen} FROM small_b m JOIN long_b k ON m.place = k.place "
+            f" UNION ALL {chosen} FROM small_b m JOIN ({long_b}) k ON m.place = k.place "
             f"AND m.bucket = k.bucket WHERE k.bucket = {d.idiv(start, b)} AND {keep}"
         )
     return (
-        f"WITH small AS ({small}), big AS ({big}), small_b AS ({spread}), "
-        f"long_b AS ({long_b}), pairs AS ({pairs}) {best_sql('pairs', 'xe - xs', 'place', d)}"
+        f"WITH big AS {d.materialized} ({big}), small AS ({small}), small_b AS ({spread}), "
+        f"pairs AS ({pairs}) {best_sql('pairs', 'xe - xs', 'place', d)}"
     )
 
 

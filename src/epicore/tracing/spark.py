@@ -195,12 +195,22 @@ def load_checkins(
     report.count(
         label, "without t_out, filled with the venue kind's assumed dwell", counts["filled"]
     )
-    longest = int(counts["longest"])
-    facts = RunFacts(
-        int(counts["people"]), min(longest, params.long_stay_s), longest > params.long_stay_s
-    )
     clean = frame.where(f"NOT ({empty}) AND t_out >= t_in").select(
         "person_id", "venue_id", "t_in", "t_out"
+    )
+    periods = (
+        clean.selectExpr(f"t_in DIV {int(params.chunk_s)} AS period")
+        .groupBy("period")
+        .count()
+        .orderBy("period")
+        .collect()
+    )
+    longest = int(counts["longest"])
+    facts = RunFacts(
+        int(counts["people"]),
+        min(longest, params.long_stay_s),
+        longest > params.long_stay_s,
+        tuple((int(r["period"]), int(r["count"])) for r in periods),
     )
     groups = clean.groupBy("person_id", "venue_id", "t_in", "t_out").count()
     duplicates = (
@@ -373,7 +383,9 @@ def trace_spark(
             mark = time.perf_counter()
             if progress:
                 progress(name)
-            frame = spark.sql(sql).cache()  # computed once, when a later stage first needs it
+            # Computed now and kept, its lineage cut: a chunk of a hop reads every earlier
+            # chunk, and views of views would grow the plan exponentially with the chunks.
+            frame = spark.sql(sql).localCheckpoint(eager=True)
             cached.append(frame)
             frame.createOrReplaceTempView(name)
             report.timings[f"spark.{name}"] = time.perf_counter() - mark
