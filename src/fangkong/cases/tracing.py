@@ -54,7 +54,9 @@ def start_run(actor, cases: list[Case], min_overlap_s: int | None = None, hops: 
         created_by=actor,
     )
     run.cases.set(cases)
-    queue.enqueue("tracing.run", {"run_id": run.pk})
+    # Urgent: contacts found minutes earlier are contacts quarantined before they infect others
+    # (the mission's "within minutes"); recolouring and reports can wait behind a trace.
+    queue.enqueue("tracing.run", {"run_id": run.pk}, priority=queue.URGENT)
     audit.record(
         actor,
         "tracing.start",

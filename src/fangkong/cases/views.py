@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from epicore import idcard
@@ -306,8 +307,29 @@ def tracing_run(request, run_id: int):
             "refresh": run.state in ("queued", "running"),
             "perms_assign": request.user.can(EDIT_CASES),
             "rooms": rooms_needed(run) if run.state == "done" else None,
+            "stages": run_stages(run),
         },
     )
+
+
+# The stages a run times (cases.tracing: _Clock.lap), in the words of the run page.
+STAGE_LABELS = {
+    "A cases' check-ins": gettext_lazy("Cases' check-ins"),
+    "B co-visitors": gettext_lazy("People at the same places"),
+    "C contacts' check-ins": gettext_lazy("Close contacts' check-ins"),
+    "D their co-visitors": gettext_lazy("People at the close contacts' places"),
+    "hop 1": gettext_lazy("Close contacts (first hop)"),
+    "trace": gettext_lazy("Tracing engine"),
+    "record": gettext_lazy("Recording contacts"),
+}
+
+
+def run_stages(run) -> list[dict]:
+    """Seconds and rows of each stage of a run, in order (where a slow run spent its time)."""
+    return [
+        {"label": STAGE_LABELS.get(name, name), **values}
+        for name, values in (run.report or {}).get("pull", {}).items()
+    ]
 
 
 @login_required
