@@ -307,23 +307,35 @@ def load_checkins(con, source: Source, params: TraceParams, report: TraceReport)
 
 def copy_checkins(con, select: str, params: TraceParams) -> str:
     """checkins_all(person_id, venue_id, t_in, t_out, t_out_missing) from the converted rows,
-    t_out filled; INTEGER columns if every value fits, else BIGINT. Returns the type used."""
+    t_out filled; INTEGER columns if every value fits, else BIGINT. Returns the type used.
+
+    The rows are copied as they are and only those without t_out are then filled from the
+    dwell rules: joining every row to venue_dwell while copying cost ~1.6 s of ~6.8 s on
+    98 M rows, for files (like most) in which no t_out is missing."""
     for sql_type in ("INTEGER", "BIGINT"):
         try:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE checkins_all AS SELECT "
-                f"CAST(c.person_id AS {sql_type}) AS person_id, "
-                f"CAST(c.venue_id AS {sql_type}) AS venue_id, CAST(c.t_in AS {sql_type}) AS t_in, "
-                f"CAST(coalesce(c.t_out, c.t_in + coalesce(d.dwell_s, "
-                f"{int(params.default_dwell_s)})) AS {sql_type}) AS t_out, "
-                "c.t_out IS NULL AS t_out_missing "
-                f"FROM ({select}) c LEFT JOIN venue_dwell d ON c.venue_id = d.venue_id"
+                f"CAST(person_id AS {sql_type}) AS person_id, "
+                f"CAST(venue_id AS {sql_type}) AS venue_id, CAST(t_in AS {sql_type}) AS t_in, "
+                f"CAST(t_out AS {sql_type}) AS t_out, t_out IS NULL AS t_out_missing "
+                f"FROM ({select}) c"
             )
+            fill_missing_t_out(con, params)
             return sql_type
         except duckdb.ConversionException:
             if sql_type == "BIGINT":
                 raise
     raise AssertionError("unreachable")
+
+
+def fill_missing_t_out(con, params: TraceParams) -> None:
+    """t_out = t_in + the venue kind's assumed dwell (the default for an unknown venue)."""
+    con.execute(
+        "UPDATE checkins_all SET t_out = checkins_all.t_in + coalesce(("
+        "SELECT d.dwell_s FROM venue_dwell d WHERE d.venue_id = checkins_all.venue_id), "
+        f"{int(params.default_dwell_s)}) WHERE t_out IS NULL AND t_in IS NOT NULL"
+    )
 
 
 def count_duplicates(con) -> int:
