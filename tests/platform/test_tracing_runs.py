@@ -104,7 +104,7 @@ def test_tracers_rerun_with_other_parameters_and_watch_the_run(world, login):
     assert 'data-testid="close"' in page
     # where the time went: one row per timed stage, in the interface language
     stages = page.split('data-testid="stages"')[1].split("</table>")[0]
-    assert stages.count("<tr>") == 1 + len(run.__class__.objects.get(pk=run.pk).report["pull"])
+    assert stages.count("<tr>") == 1 + len(TracingRun.objects.get(pk=run.pk).report["pull"])
     assert "追踪引擎" in stages and "记录接触者" in stages
     refused = client.post(f"/cases/{world.case_a.pk}/trace/", {"hops": "3"}, follow=True)
     assert TracingRun.objects.latest("id").pk == run.pk
