@@ -25,6 +25,14 @@ def test_contacts_living_in_another_county_are_pushed_there(world):
     assert request.complete_by - request.sent_at == timedelta(hours=assist.DONE_HOURS)
 
 
+def test_an_item_says_how_and_when_the_person_was_exposed(world):
+    """The receiver reads the degree and the last exposure in local time (the PostgreSQL path
+    writes this text in SQL: it must read as the ORM path's)."""
+    item = _request(world).items.get()
+    assert item.exposure == assist._exposure_text(item.contact)
+    assert " · " in item.exposure and item.exposure.split(" · ")[0]
+
+
 def test_pushing_again_sends_nothing_new(world):
     assert assist.push_contacts(world.users["tracer_a"], world.case_a) == []
 

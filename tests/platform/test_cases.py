@@ -272,3 +272,17 @@ def test_fhir_export_validates_against_the_fhir_models(login, world):
     patient = response.json()["entry"][0]["resource"]
     assert patient["identifier"][0]["value"] == world.person_a2.doc_number  # command may reveal
     assert AuditEntry.objects.filter(action="case.export_fhir", actor_id=tracer.pk).exists()
+
+
+def test_an_unregistered_contact_writes_nothing(world):
+    """Someone the platform does not know: a precise error, and no contact or exposure of the
+    list is kept (the set-wise PostgreSQL path and the ORM path alike)."""
+    tracer, case = world.users["tracer_a"], world.case_a
+    start = case.window_start + timedelta(days=1)
+    nobody = actions.ExposureIn(10**12, world.person_a2.pk, 1, start, start + timedelta(hours=1))
+    with pytest.raises(actions.NotAContact):
+        actions.do_record_exposures(
+            tracer, case, [_exposure(world.person_a, world.person_a2, 1, start), nobody]
+        )
+    assert not Contact.objects.filter(person=world.person_a).exists()
+    assert not Exposure.objects.filter(contact__person=world.person_a).exists()
