@@ -350,6 +350,22 @@ def test_ids_and_times_beyond_32_bits_are_traced_exactly():
         assert found[2]["exposure_start"].timestamp() == t + 60
 
 
+def test_sub_second_parts_are_dropped_before_and_after_2038():
+    # Check-ins before 2038 take the fast floating-point conversion, later ones the exact
+    # integer one; both drop the fraction (floor), never round up to the next second.
+    for t in (T0, 2**31 + 7 * H):
+        for tz in ("Asia/Shanghai", None):
+            just_before = [t * 10**6 + 999_999, (t + H) * 10**6 - 1, (t + 2 * H) * 10**6 - 1]
+            stamps = pa.array(just_before, pa.timestamp("us", tz=tz))
+            table = pa.table(
+                {"person_id": [1, 2], "venue_id": [1, 1], "t_in": stamps[:2], "t_out": stamps[1:]}
+            )
+            got, _ = read_checkins(table)
+            naive = 0 if tz else 8 * H  # naive times are Asia/Shanghai wall time
+            assert got["t_in"].to_pylist() == [t - naive, t + H - 1 - naive]
+            assert got["t_out"].to_pylist() == [t + H - 1 - naive, t + 2 * H - 1 - naive]
+
+
 def test_duplicates_are_counted_exactly_and_near_copies_are_not():
     a, b = (2, 1, T0, T0 + H), (3, 1, T0, T0 + 2 * H)
     near = [(3, 1, T0, T0 + 2 * H + 1), (3, 2, T0, T0 + 2 * H), (4, 1, T0, T0 + 2 * H)]

@@ -106,8 +106,14 @@ def check_columns(types: dict[str, str], kind: str, label: str, report: TraceRep
         report.notes.append(f"{label}: ignored column(s) {', '.join(extra)}")
 
 
-def convert(column: str, role: str, dtype: str, label: str) -> str:
-    """SQL turning a raw column into BIGINT ids/epoch seconds, DOUBLE numbers or text."""
+def convert(column: str, role: str, dtype: str, label: str, fast_time: bool = False) -> str:
+    """SQL turning a raw column into BIGINT ids/epoch seconds, DOUBLE numbers or text.
+
+    `fast_time`: timestamps become seconds through the floating-point epoch (~0.4 s faster per
+    column on 98 M rows than integer division of epoch_ms). Exact for every time before 2106:
+    microseconds below 2^53 convert to a double exactly, and near 2^32 seconds doubles are spaced
+    under a microsecond, so a time a microsecond before a whole second never rounds up to it.
+    Callers use it only where the result must fit 32 bits (before 2038) anyway."""
     col = f'"{column}"'
     text = f"NULLIF(trim({col}), '')"
     if dtype == "VARCHAR":
@@ -126,11 +132,13 @@ def convert(column: str, role: str, dtype: str, label: str) -> str:
         return f"CAST({col} AS DOUBLE)"
     if role in ("id", "time") and dtype in INTEGER_TYPES + ("UBIGINT",):
         return f"CAST({col} AS BIGINT)"
-    if role == "time" and dtype == "TIMESTAMP WITH TIME ZONE":
-        return f"epoch_ms({col}) // 1000"
     if role == "time" and dtype.startswith("TIMESTAMP"):
+        # Not epoch_ms(): it rounds, so 08:00:00.9995 would become 08:00:01.
+        seconds = f"floor(epoch({col}))" if fast_time else f"epoch_us({col}) // 1000000"
+        if dtype == "TIMESTAMP WITH TIME ZONE":
+            return seconds
         # A naive timestamp is Asia/Shanghai wall time (docs/tracing.md, "Input").
-        return f"epoch_ms({col}) // 1000 - {UTC_OFFSET_S}"
+        return f"{seconds} - {UTC_OFFSET_S}"
     raise ValidationError(
         "tracing.bad_type",
         f"{label}: column {column} has type {dtype}, expected {DESCRIBE[role]}",
@@ -139,13 +147,17 @@ def convert(column: str, role: str, dtype: str, label: str) -> str:
     )
 
 
-def converted_select(con, source: Source, kind: str, report: TraceReport) -> str:
+def converted_select(
+    con, source: Source, kind: str, report: TraceReport, fast_time: bool = False
+) -> str:
     """A SELECT of the kind's columns, converted, after checking names and unreadable values."""
     label = label_of(source, kind)
     relation = source_relation(con, source, kind)
     types = column_types(con, relation)
     check_columns(types, kind, label, report)
-    exprs = {c: convert(c, role, types[c], label) for c, role in COLUMNS[kind].items()}
+    exprs = {
+        c: convert(c, role, types[c], label, fast_time) for c, role in COLUMNS[kind].items()
+    }
     for column in COLUMNS[kind]:
         if types[column] == "VARCHAR" and COLUMNS[kind][column] != "text":
             check_readable(con, relation, column, exprs[column], kind, label)
@@ -255,21 +267,15 @@ def load_checkins(con, source: Source, params: TraceParams, report: TraceReport)
     The input is read once, converted and copied into a table of 32-bit integers where the
     values fit (ids below 2^31, times before 2038), else 64-bit ones: every later stage scans
     that table instead of decoding the file again (measured on 98 M rows: a pass over the
-    Parquet view with its conversions cost ~7 s, one over the table ~0.3 s; the copy ~6 s and
-    1.6 GB).
+    Parquet view with its conversions cost ~7 s, one over the table ~0.3 s; the copy ~2 s and
+    1.6 GB). One aggregation then counts every kind of bad row before anything is changed.
     """
     label = label_of(source, "checkins")
-    select = converted_select(con, source, "checkins", report)
-    copy_checkins(con, select, params)
+    with report.timed("load.copy"):
+        copy_checkins(con, source, report)
     empty = "person_id IS NULL OR venue_id IS NULL OR t_in IS NULL"
-    total, missing, reversed_, filled, people, longest = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {empty}), "
-        "count(*) FILTER (WHERE t_out < t_in), "
-        "count(*) FILTER (WHERE t_out_missing AND t_in IS NOT NULL), "
-        "approx_count_distinct(person_id), "
-        f"coalesce(max(t_out - t_in) FILTER (WHERE NOT ({empty}) AND t_out >= t_in), 0) "
-        "FROM checkins_all"
-    ).fetchall()[0]
+    with report.timed("load.checks"):
+        total, missing, reversed_, to_fill, people, longest = checkin_counts(con, empty)
     report.rows_read["checkins"] = total
     settle(
         report,
@@ -280,20 +286,19 @@ def load_checkins(con, source: Source, params: TraceParams, report: TraceReport)
         missing,
     )
     settle(report, params, label, "t_out", "with t_out before t_in, dropped", reversed_)
-    report.count(label, "without t_out, filled with the venue kind's assumed dwell", filled)
-    drop_where(con, "checkins_all", f"({empty}) OR t_out < t_in", missing + reversed_)
-    con.execute(
-        "CREATE OR REPLACE VIEW checkins AS SELECT person_id, venue_id, t_in, t_out "
-        "FROM checkins_all"
-    )
+    with report.timed("load.repair"):
+        drop_where(con, "checkins", f"({empty}) OR t_out < t_in", missing + reversed_)
+        if to_fill:
+            longest = max(longest, fill_missing_t_out(con, params))
+    report.count(label, "without t_out, filled with the venue kind's assumed dwell", to_fill)
+    with report.timed("load.periods"):
+        periods = start_counts(con, params)
     facts = RunFacts(
-        int(people),
-        int(min(longest, params.long_stay_s)),
-        longest > params.long_stay_s,
-        start_counts(con, params),
+        int(people), int(min(longest, params.long_stay_s)), longest > params.long_stay_s, periods
     )
     if params.check_duplicates:
-        duplicates = count_duplicates(con)
+        with report.timed("load.duplicates"):
+            duplicates = count_duplicates(con)
         settle(
             report,
             params,
@@ -305,45 +310,70 @@ def load_checkins(con, source: Source, params: TraceParams, report: TraceReport)
     return facts
 
 
-def copy_checkins(con, select: str, params: TraceParams) -> None:
-    """checkins_all(person_id, venue_id, t_in, t_out, t_out_missing) from the converted rows,
-    t_out filled; INTEGER columns if every value fits, else BIGINT.
+def checkin_counts(con, empty: str) -> tuple[int, int, int, int, int, int]:
+    """Rows; rows with an empty key; t_out before t_in; without t_out (t_in given); distinct
+    people (approximate); the longest valid stay given."""
+    return con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {empty}), "
+        "count(*) FILTER (WHERE t_out < t_in), "
+        "count(*) FILTER (WHERE t_out IS NULL AND t_in IS NOT NULL), "
+        "approx_count_distinct(person_id), "
+        f"coalesce(max(t_out - t_in) FILTER (WHERE NOT ({empty}) AND t_out >= t_in), 0) "
+        "FROM checkins"
+    ).fetchall()[0]
 
-    The rows are copied as they are and only those without t_out are then filled from the
-    dwell rules: joining every row to venue_dwell while copying cost ~1.6 s of ~6.8 s on
-    98 M rows, for files (like most) in which no t_out is missing."""
+
+def copy_checkins(con, source: Source, report: TraceReport) -> None:
+    """checkins(person_id, venue_id, t_in, t_out) from the converted rows, t_out as given (NULL
+    where missing); INTEGER columns if every value fits, else BIGINT.
+
+    Missing t_out values are filled afterwards, only on those rows (fill_missing_t_out):
+    joining every row to venue_dwell while copying cost ~1.6 s on 98 M rows, for files (like
+    most) in which few or no t_out are missing."""
     for sql_type in ("INTEGER", "BIGINT"):
+        fast = sql_type == "INTEGER"  # 32-bit times end in 2038: the fast conversion is exact
+        select = converted_select(con, source, "checkins", report if fast else TraceReport(), fast)
+        columns = ", ".join(
+            f"CAST({c} AS {sql_type}) AS {c}" for c in ("person_id", "venue_id", "t_in", "t_out")
+        )
         try:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE checkins_all AS SELECT "
-                f"CAST(person_id AS {sql_type}) AS person_id, "
-                f"CAST(venue_id AS {sql_type}) AS venue_id, CAST(t_in AS {sql_type}) AS t_in, "
-                f"CAST(t_out AS {sql_type}) AS t_out, t_out IS NULL AS t_out_missing "
-                f"FROM ({select}) c"
-            )
-            fill_missing_t_out(con, params)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE checkins AS SELECT {columns} FROM ({select})")
             return
         except duckdb.ConversionException:
             if sql_type == "BIGINT":
                 raise
 
 
-def fill_missing_t_out(con, params: TraceParams) -> None:
-    """t_out = t_in + the venue kind's assumed dwell (the default for an unknown venue)."""
+def fill_missing_t_out(con, params: TraceParams) -> int:
+    """t_out = t_in + the venue kind's assumed dwell (the default for an unknown venue) where
+    t_out is missing; returns the longest stay so made (it can set the run's reach).
+
+    An UPDATE joined to venue_dwell (0.7 s for 2 M of 98 M rows; a correlated subquery per
+    row took 2.4 s)."""
+    default = int(params.default_dwell_s)
+    longest = con.execute(
+        f"SELECT coalesce(max(coalesce(d.dwell_s, {default})), 0) FROM "
+        "(SELECT DISTINCT venue_id FROM checkins WHERE t_out IS NULL) c "
+        "LEFT JOIN venue_dwell d ON d.venue_id = c.venue_id"
+    ).fetchall()[0][0]
     con.execute(
-        "UPDATE checkins_all SET t_out = checkins_all.t_in + coalesce(("
-        "SELECT d.dwell_s FROM venue_dwell d WHERE d.venue_id = checkins_all.venue_id), "
-        f"{int(params.default_dwell_s)}) WHERE t_out IS NULL AND t_in IS NOT NULL"
+        "UPDATE checkins SET t_out = checkins.t_in + d.dwell_s FROM venue_dwell d "
+        "WHERE d.venue_id = checkins.venue_id AND checkins.t_out IS NULL"
     )
+    con.execute(f"UPDATE checkins SET t_out = t_in + {default} WHERE t_out IS NULL")
+    return int(longest)
 
 
 def count_duplicates(con) -> int:
     """Rows equal to another row. They are kept: contacts are a set, so copies change nothing.
 
     Exact, without grouping every row (on 98 M rows a GROUP BY of the four columns took
-    ~11-15 s, this ~3 s): each row's 64-bit hash is computed, the hashes sorted (numpy), and only
-    the rows whose hash occurs more than once are grouped exactly. Equal rows have equal
-    hashes, so no duplicate is missed; unequal rows sharing a hash fall apart in the grouping.
+    ~11-15 s): each row's 64-bit hash is computed, the hashes sorted (numpy), and only the rows
+    whose hash occurs more than once are grouped exactly. Equal rows have equal hashes, so no
+    duplicate is missed; unequal rows sharing a hash fall apart in the grouping. (Tried and not
+    kept on 98 M rows: fetching and sorting in four slices by hash range, a sorting thread
+    overlapping DuckDB, 2.5-3.5 s; 32-bit hashes, half the bytes to sort but ~1.1 M chance
+    collisions to check exactly, 3.1 s.)
     """
     row_hash = "hash(person_id, venue_id, t_in, t_out)"
     hashes = con.execute(f"SELECT {row_hash} AS h FROM checkins").fetchnumpy()["h"]
