@@ -71,6 +71,13 @@ def test_a_person_exposed_twice_is_reported_once_at_the_earliest_exposure():
     assert found[3]["via_person_id"] == 5  # same start, same length: the smaller via
 
 
+def test_among_equal_exposures_the_source_who_arrived_first_is_named():
+    found = run_edge("arrived_first")
+    assert {p: r["via_person_id"] for p, r in found.items()} == {3: 7, 4: 7, 5: 7}
+    assert found[4]["overlap_seconds"] == 12 * H - (9 * H + 900)
+    assert found[5]["exposure_start"].timestamp() == T0 + 9 * H
+
+
 def test_cases_are_never_contacts_of_other_cases():
     found = run_edge("case_is_contact")
     assert set(found) == {3}

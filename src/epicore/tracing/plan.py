@@ -47,6 +47,9 @@ class Dialect:
     # A CTE computed on its own, before the query that reads it (DuckDB would otherwise join
     # the big side first and drop the settled people from the pairs, not from the stays).
     materialized: str = ""
+    # ASOF JOIN (DuckDB): a hop whose sources are the small side looks up each stay's best
+    # source instead of forming every overlapping pair (see venue_hop_asof_sql).
+    asof: bool = False
 
     def explode_range(self, low: str, high: str) -> str:
         if self.name == "spark":
@@ -64,7 +67,7 @@ class Dialect:
         return f"(({a}) DIV {b})" if self.name == "spark" else f"(({a}) // {b})"
 
 
-DUCKDB = Dialect("duckdb", "VARCHAR", "MATERIALIZED")
+DUCKDB = Dialect("duckdb", "VARCHAR", "MATERIALIZED", asof=True)
 SPARK = Dialect("spark", "STRING")
 
 Stage = tuple[str, str]
@@ -99,7 +102,10 @@ def stages(
         yield ("long_checkins", long_checkins_sql(facts))
     yield ("case_stays", case_stays_sql())
     side = smaller_side(count("cases"), facts.people - count("cases"))
-    yield from venue_hop("found_1", fixed("case_stays"), "cases", side, params, dialect, facts)
+    asof = looks_up(side, "case_stays", params, dialect, count)
+    yield from venue_hop(
+        "found_1", fixed("case_stays"), "cases", side, asof, params, dialect, facts
+    )
     yield ("excluded_2", excluded_sql(["cases", "found_1"]))
     if params.hops == 2:
         found = count("found_1")
@@ -109,7 +115,8 @@ def stages(
             # internal error, "dict-surviving cache", seen when it was a subquery here)
             yield ("contact_stays", contact_stays_sql("checkins"))
             sources = fixed("contact_stays")
-        yield from venue_hop("found_2", sources, "excluded_2", side, params, dialect, facts)
+        asof = looks_up(side, "contact_stays", params, dialect, count)
+        yield from venue_hop("found_2", sources, "excluded_2", side, asof, params, dialect, facts)
     if with_pings:
         yield ("ping_spans", ping_spans_sql(params))
         yield ("case_cells", case_cells_sql())
@@ -135,6 +142,15 @@ def streamed_contact_stays(checkins: str, chunk: Chunk) -> str:
     lo, hi = chunk
     where = [f"c.t_in < {hi}"] * (hi is not None) + [f"c.t_out > {lo}"] * (lo is not None)
     return f"({contact_stays_sql(checkins, where)})"
+
+
+def looks_up(
+    side: str, sources: str, params: TraceParams, d: Dialect, count: Callable[[str], int]
+) -> bool:
+    """Whether a hop looks up each candidate stay's best source (ASOF, venue_hop_asof_sql)
+    instead of joining pairs: when the sources are the small side, held in table `sources`,
+    with at least params.asof_min_sources stays. Changes speed only, never the answer."""
+    return side == "sources" and d.asof and count(sources) >= params.asof_min_sources
 
 
 def smaller_side(source_people: int, candidate_people: int) -> str:
@@ -220,6 +236,7 @@ def venue_hop(
     sources: Callable[[str, Chunk], str],
     excluded: str,
     side: str,
+    asof: bool,
     params: TraceParams,
     d: Dialect,
     facts: RunFacts,
@@ -234,6 +251,8 @@ def venue_hop(
     on the following days are never formed (98 M-row benchmark, first hop: 3.8 M pairs instead
     of 40 M)."""
     base, first = "checkins", [f"SELECT person_id FROM {excluded}"]
+    if asof:
+        yield from asof_lookups(name, sources("checkins", (None, None)), params)
     if side == "candidates":  # the small side: find the people not yet found once, not per chunk
         base, first = f"{name}_candidates", []
         yield (
@@ -244,9 +263,13 @@ def venue_hop(
     for i, (lo, hi) in enumerate(chunk_bounds(facts, params)):
         settled = first + [f"SELECT person_id FROM {p} WHERE xs < {lo}" for p in parts]
         parts.append(f"{name}_{i}")
-        yield (parts[-1], venue_hop_sql(sources, base, settled, (lo, hi), side, params, d, facts))
+        if asof:
+            sql = venue_hop_asof_sql(name, sources, settled, (lo, hi), params, d)
+        else:
+            sql = venue_hop_sql(sources, base, settled, (lo, hi), side, params, d, facts)
+        yield (parts[-1], sql)
     union = " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts)
-    yield (name, best_sql(f"({union}) chunks", "xe - xs", "place", d))
+    yield (name, best_sql(f"({union}) chunks", "xe - xs", "place", d, "src_s"))
 
 
 def anti_join(settled: list[str]) -> str:
@@ -255,6 +278,87 @@ def anti_join(settled: list[str]) -> str:
     if not settled:
         return ""
     return f"ANTI JOIN ({' UNION ALL '.join(settled)}) x ON x.person_id = c.person_id"
+
+
+def asof_lookups(name: str, sources: str, params: TraceParams) -> Iterator[Stage]:
+    """The source side of an ASOF hop, once per hop (sources that can qualify: >= min overlap).
+
+    {name}_records: per place, the stays that reach later than every stay before them in
+    (start, via) order: their ends rise strictly, so "the first source that stays until Y" is
+    one ASOF lookup on the end. {name}_last: per place and start, the latest end reached by
+    stays starting then or before. {name}_starts: the distinct start times."""
+    m = min_overlap(params)
+    yield (
+        f"{name}_records",
+        "SELECT place, s, via, e FROM (SELECT place, s, via, e, max(e) OVER (PARTITION BY place "
+        "ORDER BY s, via, e DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before "
+        f"FROM {sources} WHERE e - s >= {m}) r WHERE before IS NULL OR e > before",
+    )
+    yield (f"{name}_last", f"SELECT place, s, max(e) AS m FROM {name}_records GROUP BY place, s")
+    yield (f"{name}_starts", f"SELECT DISTINCT place, s FROM {sources} WHERE e - s >= {m}")
+
+
+def min_overlap(params: TraceParams) -> int:
+    """The shortest overlap that counts: min_overlap_s, and never a touch (> 0)."""
+    return max(int(params.min_overlap_s), 1)
+
+
+def venue_hop_asof_sql(
+    name: str,
+    sources: Callable[[str, Chunk], str],
+    settled: list[str],
+    chunk: Chunk,
+    params: TraceParams,
+    d: Dialect,
+) -> str:
+    """Best qualifying venue exposure per person, without forming every overlapping pair.
+
+    A hop's sources are the small side (cases, or a few close contacts), the candidates'
+    stays in `chunk` stream by. For a candidate stay [cs, ce) at a place, the best source is:
+    - if some source there started at or before cs and stays at least min overlap past cs
+      (M, the latest end among sources started by cs, is found by one ASOF lookup in
+      {name}_last): the exposure is [cs, Y), Y = min(M, ce), and the source is the first in
+      (start, via) order that stays until Y: an ASOF lookup in {name}_records (the first source
+      reaching Y is always a record);
+    - otherwise the sources starting first after cs (ASOF in {name}_starts), if early enough
+      for the overlap: one start time, a handful of stays, compared pair by pair.
+    The result is exactly the pairwise rule's (reference.best): earliest start, longest,
+    first-arrived source, smallest via. One busy venue with thousands of close contacts no
+    longer makes every visitor meet every one of them (126 M pairs in one day of one case's
+    second hop on the benchmark city)."""
+    lo, hi = chunk
+    m = min_overlap(params)
+    src = sources("checkins", chunk)
+    in_chunk = [f"c.t_in >= {lo}"] * (lo is not None) + [f"c.t_in < {hi}"] * (hi is not None)
+    big = (
+        "SELECT c.person_id AS who, c.venue_id AS place, c.t_in AS s, c.t_out AS e "
+        f"FROM checkins c {anti_join(settled)} WHERE "
+        + " AND ".join([f"c.t_out - c.t_in >= {m}", *in_chunk])
+    )
+    covered = (
+        f"SELECT k.who, k.place, k.s, k.e, r.m FROM big k ASOF JOIN {name}_last r "
+        f"ON k.place = r.place AND k.s >= r.s WHERE r.m - k.s >= {m}"
+    )
+    from_before = (
+        "SELECT l.who AS person_id, r.via, l.place, l.s AS xs, least(l.m, l.e) AS xe, "
+        f"r.s AS src_s FROM covered l ASOF JOIN {name}_records r "
+        "ON l.place = r.place AND least(l.m, l.e) <= r.e"
+    )
+    first_after = (
+        f"SELECT k.who, k.place, k.e, st.s AS a FROM big k ASOF JOIN {name}_starts st "
+        f"ON k.place = st.place AND k.s < st.s WHERE k.e - st.s >= {m}"
+    )
+    from_after = (
+        "SELECT f.who AS person_id, q.via, f.place, f.a AS xs, least(q.e, f.e) AS xe, "
+        f"f.a AS src_s FROM first_after f JOIN {src} q ON q.place = f.place AND q.s = f.a "
+        f"WHERE q.e - q.s >= {m}"
+    )
+    return (
+        f"WITH big AS {d.materialized} ({big}), covered AS ({covered}), "
+        f"first_after AS ({first_after}), "
+        f"pairs AS ({from_before} UNION ALL {from_after}) "
+        f"{best_sql('pairs', 'xe - xs', 'place', d, 'src_s')}"
+    )
 
 
 def venue_hop_sql(
@@ -306,7 +410,10 @@ def venue_hop_sql(
     a, c = ("m", "k") if side == "sources" else ("k", "m")  # a: the source, c: the candidate
     start, end = f"greatest({a}.s, {c}.s)", f"least({a}.e, {c}.e)"
     keep = f"{end} > {start} AND {end} - {start} >= {int(params.min_overlap_s)}"
-    chosen = f"SELECT {c}.who AS person_id, {a}.who AS via, m.place, {start} AS xs, {end} AS xe"
+    chosen = (
+        f"SELECT {c}.who AS person_id, {a}.who AS via, m.place, {start} AS xs, {end} AS xe, "
+        f"{a}.s AS src_s"
+    )
     pairs = (
         f"{chosen} FROM small_b m JOIN big k ON m.place = k.place "
         f"AND m.bucket = {d.idiv('k.s', b)} WHERE k.e - k.s <= {reach} AND {keep}"
@@ -322,7 +429,7 @@ def venue_hop_sql(
         )
     return (
         f"WITH big AS {d.materialized} ({big}), small AS ({small}), small_b AS ({spread}), "
-        f"pairs AS ({pairs}) {best_sql('pairs', 'xe - xs', 'place', d)}"
+        f"pairs AS ({pairs}) {best_sql('pairs', 'xe - xs', 'place', d, 'src_s')}"
     )
 
 
@@ -359,17 +466,22 @@ def pairs_sql(params: TraceParams, d: Dialect) -> str:
     )
 
 
-def best_sql(table: str, length: str, place: str, d: Dialect) -> str:
-    """Earliest exposure per person; ties: longest, smallest via, smallest place.
+def best_sql(table: str, length: str, place: str, d: Dialect, source_start: str = "") -> str:
+    """Earliest exposure per person; ties: longest, the source who arrived first (venue hops:
+    `source_start`, the source stay's start, kept as column src_s), smallest via, smallest
+    place.
 
     The minimum of a struct compares field by field, so one hash aggregation picks the best
     row (cheaper than ranking every pair with a window function)."""
+    arrived = [("src", source_start)] if source_start else []
     key = d.struct(
-        [("xs", "xs"), ("neg", f"-({length})"), ("via", "via"), ("place", place), ("xe", "xe")]
+        [("xs", "xs"), ("neg", f"-({length})"), *arrived, ("via", "via"), ("place", place)]
+        + [("xe", "xe")]
     )
+    kept = ", b.src AS src_s" if source_start else ""
     return (
         "SELECT person_id, b.via AS via, b.place AS place, b.xs AS xs, b.xe AS xe, "
-        f"-b.neg AS overlap FROM (SELECT person_id, min({key}) AS b FROM {table} "
+        f"-b.neg AS overlap{kept} FROM (SELECT person_id, min({key}) AS b FROM {table} "
         "GROUP BY person_id) best"
     )
 

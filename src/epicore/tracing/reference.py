@@ -14,7 +14,9 @@ from epicore.tracing.params import TraceParams
 from epicore.tracing.plan import OPEN_END
 
 Stay = tuple[int, object, int, int]  # (person, place, start, end), end exclusive
-Exposure = tuple[int, int, object, int, int, int]  # (person, via, place, start, end, seconds)
+# (person, via, place, start, end, seconds, source_start): source_start is when the source's
+# stay (clipped) began, the third key of the choice between exposures (see best).
+Exposure = tuple[int, int, object, int, int, int, int]
 
 
 def clip(
@@ -41,17 +43,21 @@ def pairs(sources: list[Stay], stays: list[Stay], excluded: set[int], min_s: int
         for person, _, s2, e2 in by_place.get(place, ()):
             start, end = max(s, s2), min(e, e2)
             if end > start and end - start >= min_s:
-                out.append((person, via, place, start, end, end - start))
+                out.append((person, via, place, start, end, end - start, s))
     return out
 
 
 def best(exposures: Iterable[Exposure]) -> dict[int, Exposure]:
-    """Per person: earliest start, then longest, then smallest via, then smallest place."""
+    """Per person: earliest start, then longest, then the source who arrived first, then
+    smallest via, then smallest place."""
+
+    def key(x: Exposure) -> tuple:
+        return (x[3], -x[5], x[6], x[1], x[2])
+
     chosen: dict[int, Exposure] = {}
     for x in exposures:
-        key = (x[3], -x[5], x[1], x[2])
         old = chosen.get(x[0])
-        if old is None or key < (old[3], -old[5], old[1], old[2]):
+        if old is None or key(x) < key(old):
             chosen[x[0]] = x
     return chosen
 
@@ -74,15 +80,14 @@ def companions(
 ) -> dict[int, Exposure]:
     """Time shared with one case in one cell, summed; kept when more than min_s."""
     pieces: dict[tuple[int, int, object], list[tuple[int, int]]] = defaultdict(list)
-    for person, via, cell, s, e, _ in pairs(sources, spans, excluded, 0):
+    for person, via, cell, s, e, _, _ in pairs(sources, spans, excluded, 0):
         pieces[(person, via, cell)].append((s, e))
     totals = []
     for (person, via, cell), got in pieces.items():
         total = sum(e - s for s, e in got)
         if total > min_s:
-            totals.append(
-                (person, via, cell, min(s for s, _ in got), max(e for _, e in got), total)
-            )
+            first, last = min(s for s, _ in got), max(e for _, e in got)
+            totals.append((person, via, cell, first, last, total, 0))  # no single source stay
     return best(totals)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyarrow as pa
 
@@ -46,11 +48,16 @@ def pings(rows) -> pa.Table:
 
 
 def traced_both(ck, cs, params=None, **kw) -> list[dict]:
-    """DuckDB's rows, after checking they equal the reference's."""
+    """DuckDB's rows, after checking they equal the reference's, both with the hops' usual
+    choice between pairs and lookups and with lookups wherever the sources are the small side
+    (asof_min_sources=0: small inputs would otherwise never take that path)."""
     params = params or TraceParams()
     ref = trace(ck, cs, params=params, engine="reference", **kw).contacts
     fast = trace(ck, cs, params=params, engine="duckdb", **kw).contacts
     assert fast.equals(ref), (fast.to_pylist(), ref.to_pylist())
+    lookups = replace(params, asof_min_sources=0)
+    looked_up = trace(ck, cs, params=lookups, engine="duckdb", **kw).contacts
+    assert looked_up.equals(ref), (looked_up.to_pylist(), ref.to_pylist())
     return fast.to_pylist()
 
 
@@ -93,6 +100,16 @@ def edge_cases() -> dict[str, dict]:
                   (6, 3, T0 + 12 * H, T0 + 13 * H), (5, 3, T0 + 12 * H, T0 + 13 * H),
                   (3, 3, T0 + 12 * H, T0 + 13 * H)],
         cases=[(1, T0, T0 + 24 * H), (5, T0, T0 + 24 * H), (6, T0, T0 + 24 * H)],
+    )  # fmt: skip
+    # arrived_first: cases 7 (there since 09:00) and 6 (since 09:30) both cover 3's stay from
+    # 10:00 to 11:00: same start, same length; 7 arrived first and wins over the smaller via.
+    # 4 arrives at 09:15, when only 7 is there: exposed from then until 7 leaves at 12:00.
+    # 5 is there before both: exposed from 7's arrival at 09:00.
+    out["arrived_first"] = dict(
+        checkins=[(7, 4, T0 + 9 * H, T0 + 12 * H), (6, 4, T0 + 9 * H + 1800, T0 + 11 * H),
+                  (3, 4, T0 + 10 * H, T0 + 11 * H), (4, 4, T0 + 9 * H + 900, T0 + 13 * H),
+                  (5, 4, T0 + 8 * H, T0 + 10 * H)],
+        cases=[(6, T0, T0 + 24 * H), (7, T0, T0 + 24 * H)],
     )  # fmt: skip
     # case_is_contact: cases 1 and 2 meet; 3 meets 2; nobody reports 1 or 2.
     out["case_is_contact"] = dict(
