@@ -28,7 +28,10 @@ def run_duckdb(
     def count(table: str) -> int:
         return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
-    for name, sql in stages(params, DUCKDB, with_pings, facts, count):
+    def span(table: str) -> tuple[int | None, int | None]:
+        return con.execute(f"SELECT min(s), max(e) FROM {table}").fetchall()[0]
+
+    for name, sql in stages(params, DUCKDB, with_pings, facts, count, span):
         start = time.perf_counter()
         if progress:
             progress(name)

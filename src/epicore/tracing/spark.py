@@ -379,7 +379,11 @@ def trace_spark(
         def count(table: str) -> int:
             return spark.table(table).count()
 
-        for name, sql in stages(params, SPARK, pings is not None, facts, count):
+        def span(table: str) -> tuple[int | None, int | None]:
+            row = spark.table(table).selectExpr("min(s)", "max(e)").collect()[0]
+            return row[0], row[1]
+
+        for name, sql in stages(params, SPARK, pings is not None, facts, count, span):
             mark = time.perf_counter()
             if progress:
                 progress(name)
