@@ -85,8 +85,9 @@ def read_once(checkins: Path, threads: int) -> float:
 
 def _trace_child(job: dict) -> dict:
     start = time.perf_counter()
+    params = TraceParams(hops=2, check_duplicates=job.get("check_duplicates", True))
     result = trace(
-        job["checkins"], job["cases"], venues=job["venues"], params=TraceParams(hops=2),
+        job["checkins"], job["cases"], venues=job["venues"], params=params,
         engine="duckdb", threads=job["threads"], memory_limit=job["memory_limit"],
     )  # fmt: skip
     seconds = time.perf_counter() - start

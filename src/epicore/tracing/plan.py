@@ -19,9 +19,14 @@ How a venue hop finds contacts without comparing every pair of stays at a venue:
    out) are spread over their own buckets and meet in the bucket where the overlap starts.
 4. A pair counts if the overlap is > 0 and >= min_overlap_s; per person the best exposure is
    kept with one aggregation (min of a struct): earliest start, then longest overlap, then the
-   smallest via_person_id, then the smallest venue_id (or cell).
+   source who arrived first (the start of its stay), then the smallest via_person_id, then
+   the smallest venue_id (or cell).
 5. The big side is joined in chunks of start time, earliest first; people exposed before a
    chunk starts are left out of it (see `venue_hop`).
+6. When the sources are the small side and many (DuckDB, params.asof_min_sources), pairs are
+   not formed at all: each candidate stay looks up its best source with ASOF joins
+   (`venue_hop_asof_sql`), the same answer by rule 4 without meeting every source at a busy
+   venue. Candidates are first narrowed to the sources' time span (`within_span`).
 Companions (fewer rows: pings are not in the hot path) spread both sides over their own
 buckets, meet in the bucket of the overlap's start, and sum a pair's overlap per (person, case,
 cell) before the threshold (a trail may cross a cell in several pieces).
