@@ -1,10 +1,12 @@
 """Cutting long lists into pieces: `IN` lists a database takes in one query, jobs of a size a
-worker finishes quickly."""
+worker finishes quickly; and the `__any` lookup that sends such a list as one parameter."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TypeVar
+
+from django.db import models
 
 T = TypeVar("T")
 
@@ -12,3 +14,33 @@ T = TypeVar("T")
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     """`items` in consecutive pieces of at most `size` (the last may be shorter)."""
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+class AnyOf(models.Lookup):
+    """`field__any=ids`: the rows whose field is one of `ids` (integers).
+
+    On PostgreSQL one array parameter (`= ANY(%s)`); elsewhere an IN list. Django's `__in`
+    handles every id as its own parameter, in Python, twice (Django, then psycopg splitting the
+    query): 9 ms for a query over 2,000 people that finds nothing, 2.4 ms with the array
+    (measured on the tracing benchmark city; recolouring asks six such queries per batch)."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def get_prep_lookup(self) -> list[int]:
+        return [int(value) for value in self.rhs]
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*lhs_params, self.rhs]
+        if not self.rhs:
+            return "1 = 0", list(lhs_params)
+        marks = ", ".join(["%s"] * len(self.rhs))
+        return f"{lhs} IN ({marks})", [*lhs_params, *self.rhs]
+
+
+def register_lookups() -> None:
+    """Make `__any` available on integer columns and foreign keys (called once, app ready)."""
+    models.IntegerField.register_lookup(AnyOf)
+    models.ForeignKey.register_lookup(AnyOf)

@@ -185,3 +185,17 @@ def test_a_large_recolouring_is_queued_in_chunks_for_every_worker(db, monkeypatc
     jobs.request_recolour([5, 3, 1, 4, 2, 3], "fact", "many")
     queued = Job.objects.exclude(pk__in=before).order_by("pk")
     assert [j.args["person_ids"] for j in queued] == [[1, 2], [3, 4], [5]]
+
+
+def test_the_any_lookup_finds_exactly_the_listed_people(world):
+    from fangkong.people.models import Person
+
+    wanted = [world.person_a2.pk, world.person_a.pk, 10**12]  # one id that nobody has
+    found = set(Person.objects.filter(pk__any=wanted).values_list("pk", flat=True))
+    assert found == {world.person_a.pk, world.person_a2.pk}
+    assert not Person.objects.filter(pk__any=[]).exists()
+    through_key = CodeState.objects.filter(person__any=wanted).values_list("person_id", flat=True)
+    assert world.person_a2.pk in set(through_key)  # the world's case has a code
+    assert set(through_key) == set(
+        CodeState.objects.filter(person_id__in=wanted).values_list("person_id", flat=True)
+    )

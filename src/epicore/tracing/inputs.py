@@ -155,9 +155,7 @@ def converted_select(
     relation = source_relation(con, source, kind)
     types = column_types(con, relation)
     check_columns(types, kind, label, report)
-    exprs = {
-        c: convert(c, role, types[c], label, fast_time) for c, role in COLUMNS[kind].items()
-    }
+    exprs = {c: convert(c, role, types[c], label, fast_time) for c, role in COLUMNS[kind].items()}
     for column in COLUMNS[kind]:
         if types[column] == "VARCHAR" and COLUMNS[kind][column] != "text":
             check_readable(con, relation, column, exprs[column], kind, label)
@@ -337,7 +335,9 @@ def copy_checkins(con, source: Source, report: TraceReport) -> None:
             f"CAST({c} AS {sql_type}) AS {c}" for c in ("person_id", "venue_id", "t_in", "t_out")
         )
         try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE checkins AS SELECT {columns} FROM ({select})")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE checkins AS SELECT {columns} FROM ({select})"
+            )
             return
         except duckdb.ConversionException:
             if sql_type == "BIGINT":

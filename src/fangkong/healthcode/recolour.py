@@ -35,33 +35,39 @@ BATCH = 2000
 
 
 def facts_for(person_ids: Iterable[int]) -> dict[int, list]:
-    """The engine's facts about each person, from the platform's records."""
+    """The engine's facts about each person, from the platform's records.
+
+    Plain rows (values_list) and one array parameter per query (`person__any`): a recolouring
+    job of 5,000 people spent 0.6 s of its 1 s here building model instances and IN lists."""
     ids = list(person_ids)
     facts: dict[int, list] = defaultdict(list)
-    for case in Case.objects.filter(person_id__in=ids).exclude(
-        classification=Classification.EXCLUDED
+    cases = Case.objects.filter(person__any=ids).exclude(classification=Classification.EXCLUDED)
+    for pk, person_id, classification, reported_at in cases.values_list(
+        "pk", "person_id", "classification", "reported_at"
     ):
-        facts[case.person_id].append(
-            engine.CaseStatus(
-                CASE_STATUS[case.classification], case.reported_at, ref=f"case:{case.pk}"
-            )
+        facts[person_id].append(
+            engine.CaseStatus(CASE_STATUS[classification], reported_at, ref=f"case:{pk}")
         )
-    for contact in Contact.objects.filter(person_id__in=ids):
-        facts[contact.person_id].append(_contact_fact(contact))
-    for fact in _quarantine_facts(ids):
-        facts[fact[0]].append(fact[1])
+    contacts = Contact.objects.filter(person__any=ids)
+    for pk, person_id, degree, last_exposure, created_at in contacts.values_list(
+        "pk", "person_id", "degree", "last_exposure", "created_at"
+    ):
+        facts[person_id].append(_contact_fact(pk, degree, last_exposure, created_at))
+    for person_id, fact in _quarantine_facts(ids):
+        facts[person_id].append(fact)
     # An open recall (混采阳性, retest due) is a fact until its individual result replaces it.
-    recalls = PersonTest.objects.filter(person_id__in=ids, outcome="", retest_of__isnull=False)
-    for recall in recalls.select_related("retest_of"):
-        recalled_at = recall.retest_of.resulted_at or recall.sampled_at
-        facts[recall.person_id].append(engine.Recall(recalled_at, ref=f"recall:{recall.pk}"))
-    for test in PersonTest.objects.filter(person_id__in=ids).exclude(outcome=""):
-        facts[test.person_id].append(
+    recalls = PersonTest.objects.filter(person__any=ids, outcome="", retest_of__isnull=False)
+    for pk, person_id, resulted_at, sampled_at in recalls.values_list(
+        "pk", "person_id", "retest_of__resulted_at", "sampled_at"
+    ):
+        facts[person_id].append(engine.Recall(resulted_at or sampled_at, ref=f"recall:{pk}"))
+    tests = PersonTest.objects.filter(person__any=ids).exclude(outcome="")
+    for pk, person_id, sampled_at, outcome, reported_at in tests.values_list(
+        "pk", "person_id", "sampled_at", "outcome", "reported_at"
+    ):
+        facts[person_id].append(
             engine.TestResult(
-                test.sampled_at,
-                test.outcome == Outcome.POSITIVE,
-                reported_at=test.reported_at,
-                ref=f"test:{test.pk}",
+                sampled_at, outcome == Outcome.POSITIVE, reported_at=reported_at, ref=f"test:{pk}"
             )
         )
     return facts
@@ -70,25 +76,26 @@ def facts_for(person_ids: Iterable[int]) -> dict[int, list]:
 def _quarantine_facts(ids):
     """A room held in a site counts from assignment (the person must not go out from then on);
     the home phase after release runs to its planned end unless it stopped early."""
-    for stay in Stay.objects.filter(person_id__in=ids).exclude(outcome="cancelled"):
+    stays = Stay.objects.filter(person__any=ids).exclude(outcome="cancelled")
+    for pk, person_id, started_at, ended_at in stays.values_list(
+        "pk", "person_id", "started_at", "ended_at"
+    ):
+        yield person_id, engine.Quarantine("centralized", started_at, ended_at, ref=f"stay:{pk}")
+    homes = HomeMonitoring.objects.filter(person__any=ids)
+    for pk, person_id, setting, starts_at, ended_at, ends_at in homes.values_list(
+        "pk", "person_id", "setting", "starts_at", "ended_at", "ends_at"
+    ):
         yield (
-            stay.person_id,
-            engine.Quarantine("centralized", stay.started_at, stay.ended_at, ref=f"stay:{stay.pk}"),
-        )
-    for home in HomeMonitoring.objects.filter(person_id__in=ids):
-        yield (
-            home.person_id,
-            engine.Quarantine(
-                home.setting, home.starts_at, home.ended_at or home.ends_at, ref=f"home:{home.pk}"
-            ),
+            person_id,
+            engine.Quarantine(setting, starts_at, ended_at or ends_at, ref=f"home:{pk}"),
         )
 
 
-def _contact_fact(contact: Contact):
-    ref = f"contact:{contact.pk}"
-    if contact.degree == Degree.COMPANION:
-        return engine.CompanionFlag(contact.created_at, ref=ref)
-    return engine.Contact(CONTACT_DEGREE[contact.degree], contact.last_exposure, ref=ref)
+def _contact_fact(pk: int, degree: int, last_exposure, created_at):
+    ref = f"contact:{pk}"
+    if degree == Degree.COMPANION:
+        return engine.CompanionFlag(created_at, ref=ref)
+    return engine.Contact(CONTACT_DEGREE[degree], last_exposure, ref=ref)
 
 
 def _reason_record(reason) -> dict:
@@ -132,7 +139,8 @@ def _recolour_batch(ids, rule_set, at, trigger_kind, trigger_ref, counts) -> Non
 
 def _store_batch(ids, facts, overrides, rule_set, at, trigger_kind, trigger_ref, counts) -> None:
     with transaction.atomic():
-        states = CodeState.objects.select_for_update().in_bulk(ids)
+        locked = CodeState.objects.select_for_update().filter(person__any=ids)
+        states = {state.person_id: state for state in locked}
         changed, created, touched = [], [], []
         for person_id in ids:
             verdict = engine.evaluate(facts.get(person_id, ()), rule_set, at)
@@ -171,7 +179,7 @@ def _store_batch(ids, facts, overrides, rule_set, at, trigger_kind, trigger_ref,
 
 def _overrides_in_force(ids, at) -> dict[int, ColourOverride]:
     rows = ColourOverride.objects.filter(
-        person_id__in=ids, state=OverrideState.APPROVED, until__gt=at, decided_at__lte=at
+        person__any=ids, state=OverrideState.APPROVED, until__gt=at, decided_at__lte=at
     ).order_by("decided_at")
     return {row.person_id: row for row in rows}  # the latest decision wins
 
