@@ -147,20 +147,30 @@ def convert(column: str, role: str, dtype: str, label: str, fast_time: bool = Fa
     )
 
 
-def converted_select(
-    con, source: Source, kind: str, report: TraceReport, fast_time: bool = False
-) -> str:
+def converted_select(con, source: Source, kind: str, report: TraceReport) -> str:
     """A SELECT of the kind's columns, converted, after checking names and unreadable values."""
+    return converted_selects(con, source, kind, report)[False]
+
+
+def converted_selects(con, source: Source, kind: str, report: TraceReport) -> dict[bool, str]:
+    """converted_select with timestamps converted exactly (False) and fast (True, see
+    `convert`), the columns and their values checked once for both."""
     label = label_of(source, kind)
     relation = source_relation(con, source, kind)
     types = column_types(con, relation)
     check_columns(types, kind, label, report)
-    exprs = {c: convert(c, role, types[c], label, fast_time) for c, role in COLUMNS[kind].items()}
-    for column in COLUMNS[kind]:
-        if types[column] == "VARCHAR" and COLUMNS[kind][column] != "text":
-            check_readable(con, relation, column, exprs[column], kind, label)
-    select = ", ".join(f"{e} AS {c}" for c, e in exprs.items())
-    return f"SELECT {select} FROM {relation}"
+    selects = {}
+    for fast_time in (False, True):
+        exprs = {
+            c: convert(c, role, types[c], label, fast_time) for c, role in COLUMNS[kind].items()
+        }
+        selects[fast_time] = "SELECT " + ", ".join(f"{e} AS {c}" for c, e in exprs.items())
+        selects[fast_time] += f" FROM {relation}"
+    for column, role in COLUMNS[kind].items():  # text is converted alike either way
+        if types[column] == "VARCHAR" and role != "text":
+            expr = convert(column, role, types[column], label)
+            check_readable(con, relation, column, expr, kind, label)
+    return selects
 
 
 def check_readable(con, relation: str, column: str, expr: str, kind: str, label: str) -> None:
@@ -328,9 +338,10 @@ def copy_checkins(con, source: Source, report: TraceReport) -> None:
     Missing t_out values are filled afterwards, only on those rows (fill_missing_t_out):
     joining every row to venue_dwell while copying cost ~1.6 s on 98 M rows, for files (like
     most) in which few or no t_out are missing."""
+    selects = converted_selects(con, source, "checkins", report)
     for sql_type in ("INTEGER", "BIGINT"):
-        fast = sql_type == "INTEGER"  # 32-bit times end in 2038: the fast conversion is exact
-        select = converted_select(con, source, "checkins", report if fast else TraceReport(), fast)
+        # 32-bit times end in 2038: the fast conversion is exact for them.
+        select = selects[sql_type == "INTEGER"]
         columns = ", ".join(
             f"CAST({c} AS {sql_type}) AS {c}" for c in ("person_id", "venue_id", "t_in", "t_out")
         )

@@ -314,6 +314,15 @@ def asof_lookups(name: str, sources: str, params: TraceParams) -> Iterator[Stage
     yield (f"{name}_starts", f"SELECT DISTINCT place, s FROM {sources} WHERE e - s >= {m}")
 
 
+def candidate_stays(checkins: str, settled: list[str], conditions: list[str]) -> str:
+    """Stays (who, place, s, e) of the check-ins `c` in table `checkins` meeting `conditions`,
+    of people not in any of the `settled` SELECTs."""
+    return (
+        "SELECT c.person_id AS who, c.venue_id AS place, c.t_in AS s, c.t_out AS e "
+        f"FROM {checkins} c {anti_join(settled)} WHERE " + " AND ".join(conditions)
+    )
+
+
 def within_span(near: Span) -> list[str]:
     """Conditions on check-ins `c` overlapping `near`, the time from the first source stay's
     start to the last one's end: no other can meet a source. For one case (a 4-day window in
@@ -359,10 +368,8 @@ def venue_hop_asof_sql(
     m = min_overlap(params)
     src = sources("checkins", chunk)
     in_chunk = [f"c.t_in >= {lo}"] * (lo is not None) + [f"c.t_in < {hi}"] * (hi is not None)
-    big = (
-        "SELECT c.person_id AS who, c.venue_id AS place, c.t_in AS s, c.t_out AS e "
-        f"FROM checkins c {anti_join(settled)} WHERE "
-        + " AND ".join([f"c.t_out - c.t_in >= {m}", *within_span(near), *in_chunk])
+    big = candidate_stays(
+        "checkins", settled, [f"c.t_out - c.t_in >= {m}", *within_span(near), *in_chunk]
     )
     covered = (
         f"SELECT k.who, k.place, k.s, k.e, r.m FROM big k ASOF JOIN {name}_last r "
@@ -421,11 +428,7 @@ def venue_hop_sql(
     reach, b = facts.reach_s, params.bucket_s
 
     def candidates(checkins: str) -> str:
-        return (
-            "SELECT c.person_id AS who, c.venue_id AS place, c.t_in AS s, c.t_out AS e "
-            f"FROM {checkins} c {anti_join(settled)} WHERE "
-            + " AND ".join(["c.t_out > c.t_in", *within_span(near)])
-        )
+        return candidate_stays(checkins, settled, ["c.t_out > c.t_in", *within_span(near)])
 
     def src(checkins: str) -> str:
         return f"SELECT via AS who, place, s, e FROM {sources(checkins, chunk)} src"
