@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -131,3 +132,48 @@ def page_as(browser, server):
     yield _open
     for context in contexts:
         context.close()
+
+
+def a_person_to_open_a_case_for(server, county: str = "350203") -> int:
+    """Someone of `county` with check-ins and no case yet, and not resident_a (whose code other
+    tests expect green). Chosen from the server's database, not by position in the people list:
+    files share a server per test worker, in an order that varies, and an earlier file's import
+    (Go.Data) puts people with cases at the top of that list."""
+    database = next(server["data"].glob("*.sqlite3"))
+    with sqlite3.connect(database) as db:
+        row = db.execute(
+            "SELECT p.id FROM people_person p WHERE p.jurisdiction_id LIKE ? || '%'"
+            " AND EXISTS (SELECT 1 FROM venues_checkin c WHERE c.person_id = p.id)"
+            " AND NOT EXISTS (SELECT 1 FROM cases_case k WHERE k.person_id = p.id)"
+            " AND p.id NOT IN (SELECT person_id FROM accounts_user WHERE person_id IS NOT NULL)"
+            " ORDER BY p.id LIMIT 1",
+            (county,),
+        ).fetchone()
+    assert row, f"no one left in {county} to open a case for"
+    return row[0]
+
+
+def open_confirmed_case(page, server) -> None:
+    """As a tracer: open a confirmed case (onset 2022-03-02) for a fresh person of county A."""
+    page.goto(f"{server['url']}/people/{a_person_to_open_a_case_for(server)}/")
+    page.click("[data-testid=open-case]")
+    page.select_option("select[name=classification]", "confirmed")
+    page.fill("input[name=onset_date]", "2022-03-02")
+    page.fill("input[name=reported_at]", "2022-03-03 09:00")
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+    assert "/cases/" in page.url, page.locator("main").inner_text()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed page test carries the end of the server's log: a 500 or a lock wait behind a
+    missing element is otherwise invisible in CI, where the server's files are gone."""
+    outcome = yield
+    report = outcome.get_result()
+    server = item.funcargs.get("server") if hasattr(item, "funcargs") else None
+    if report.failed and server:
+        log = server["data"] / "server.log"
+        if log.exists():
+            tail = log.read_text(errors="replace").splitlines()[-60:]
+            report.sections.append(("server log (last 60 lines)", "\n".join(tail)))

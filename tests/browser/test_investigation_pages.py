@@ -4,23 +4,17 @@ deadlines and who is late; headquarters see the late count of the county."""
 
 from __future__ import annotations
 
+from tests.browser.conftest import open_confirmed_case
 
-def _open_case(page, row: int = 5) -> str:
-    page.click("nav >> text=人员")
-    page.locator("[data-testid=people] tbody tr a").nth(row).click()
-    page.click("[data-testid=open-case]")
-    page.select_option("select[name=classification]", "confirmed")
-    page.fill("input[name=onset_date]", "2022-03-02")
-    page.fill("input[name=reported_at]", "2022-03-03 09:00")
-    with page.expect_navigation():
-        page.click("main button[type=submit]")
-    assert "/cases/" in page.url
+
+def _open_case(page, server) -> str:
+    open_confirmed_case(page, server)
     return page.locator("h1").inner_text().split()[1]
 
 
-def test_a_tracer_fills_an_investigation_and_sees_what_is_late(page_as):
+def test_a_tracer_fills_an_investigation_and_sees_what_is_late(page_as, server):
     page = page_as("tracer_a")
-    number = _open_case(page)
+    number = _open_case(page, server)
     page.click("[data-testid=investigation]")
     assert page.locator("[data-testid=investigator]").inner_text() == "tracer_a"
     assert page.locator("[data-testid=late-report]").inner_text() == "逾期"  # reported in 2022
@@ -57,9 +51,9 @@ def test_a_tracer_fills_an_investigation_and_sees_what_is_late(page_as):
     assert "tracer_a" in row.inner_text() and "逾期" in row.inner_text()
 
 
-def test_headquarters_see_late_investigations_per_county(page_as):
+def test_headquarters_see_late_investigations_per_county(page_as, server):
     tracer = page_as("tracer_a")
-    _open_case(tracer, row=6)
+    _open_case(tracer, server)
     page = page_as("command")
     page.click("nav >> text=流调报告")
     assert "思明区" in page.locator("[data-testid=rollup]").inner_text()
