@@ -1,5 +1,6 @@
 """Cutting long lists into pieces: `IN` lists a database takes in one query, jobs of a size a
-worker finishes quickly; and the `__any` lookup that sends such a list as one parameter."""
+worker finishes quickly; the `__any` lookup that sends such a list as one parameter; and the
+references of high-volume rows that PostgreSQL does not check one by one."""
 
 from __future__ import annotations
 
@@ -38,6 +39,21 @@ class AnyOf(models.Lookup):
             return "1 = 0", list(lhs_params)
         marks = ", ".join(["%s"] * len(self.rhs))
         return f"{lhs} IN ({marks})", [*lhs_params, *self.rhs]
+
+
+def unchecked_reference(to, on_delete=models.PROTECT, related_name="+", **options):
+    """A reference of a high-volume row without a database constraint (and, unless asked for,
+    without an index of its own).
+
+    PostgreSQL checks a foreign key with one trigger query per row and reference: a million lab
+    members with two references took 43 s to insert, 10.6 s without (labs/models.py); a tracing
+    run recording a million contacts spent 36 s of its commit in ~9 M such checks
+    (docs/benchmarks.md). Rows referenced this way are written only with ids read or written in
+    the same transaction (set-wise: joined in the same statement), nothing deletes the rows they
+    name outside Django, and Django's CASCADE and PROTECT still act on deletes through the ORM."""
+    options.setdefault("db_index", False)
+    field = models.OneToOneField if options.pop("one_to_one", False) else models.ForeignKey
+    return field(to, on_delete=on_delete, related_name=related_name, db_constraint=False, **options)
 
 
 def register_lookups() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -8,7 +9,14 @@ import pytest
 from fangkong.accounts import audit
 from fangkong.accounts.models import AuditEntry
 from fangkong.cases import actions
-from fangkong.cases.models import Case, CaseEvent, Contact, ContactStatus, Exposure
+from fangkong.cases.models import (
+    AssistanceItem,
+    Case,
+    CaseEvent,
+    Contact,
+    ContactStatus,
+    Exposure,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -286,3 +294,42 @@ def test_an_unregistered_contact_writes_nothing(world):
         )
     assert not Contact.objects.filter(person=world.person_a).exists()
     assert not Exposure.objects.filter(contact__person=world.person_a).exists()
+
+
+def test_an_exposure_through_an_unregistered_person_or_venue_writes_nothing(world):
+    """Exposures carry no database-side references (cases.models): the ids they name are
+    checked before anything is written, with an error that says which kind is unknown."""
+    tracer, case = world.users["tracer_a"], world.case_a
+    start = case.window_start + timedelta(days=1)
+    good = _exposure(world.person_a, world.person_a2, 1, start)
+    exposures_before = Exposure.objects.count()
+    through_nobody = actions.ExposureIn(world.person_b.pk, 10**12, 1, start, start)
+    with pytest.raises(actions.NotAContact, match="came through is not registered"):
+        actions.do_record_exposures(tracer, case, [good, through_nobody])
+    nowhere = actions.ExposureIn(world.person_b.pk, world.person_a2.pk, 1, start, start, 10**12)
+    with pytest.raises(actions.NotAContact, match="venue that is not registered"):
+        actions.do_record_exposures(tracer, case, [good, nowhere])
+    assert not Contact.objects.filter(person=world.person_a).exists()
+    assert Exposure.objects.count() == exposures_before
+
+
+def test_deleting_what_contacts_name_is_still_guarded(world):
+    """Contacts, exposures and assistance items carry no database-side references: Django's
+    PROTECT must refuse deleting the people they name, and CASCADE remove a contact's
+    exposures with it."""
+    from django.db.models import ProtectedError
+
+    tracer, case = world.users["tracer_a"], world.case_a
+    start = case.window_start + timedelta(days=1)
+    exposure = _exposure(world.person_b, world.person_a2, 1, start)
+    actions.do_record_exposures(tracer, case, [replace(exposure, venue_id=world.venue_b.pk)])
+    contact = Contact.objects.get(person=world.person_b)  # the world's contact in county B
+    item = AssistanceItem.objects.get(person=world.person_b)  # pushed there
+    for named in (world.person_b, world.venue_b, case, contact):
+        with pytest.raises(ProtectedError):
+            named.delete()
+    assert Exposure.objects.filter(contact=contact, venue=world.venue_b).count() == 1
+    item.request.delete()
+    assert not AssistanceItem.objects.filter(pk=item.pk).exists()
+    contact.delete()
+    assert not Exposure.objects.filter(contact_id=contact.pk).exists()

@@ -3,12 +3,14 @@ audits in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -35,6 +37,7 @@ from fangkong.errors import FieldErrors
 from fangkong.healthcode.jobs import request_recolour
 from fangkong.people.models import Person
 from fangkong.people.queries import access_person_by_id
+from fangkong.venues.models import Venue
 
 
 class CaseInvalid(FieldErrors):
@@ -240,35 +243,61 @@ class NotAContact(ValueError):
     pass
 
 
-def do_record_exposures(actor, case: Case, exposures: list[ExposureIn]) -> dict[str, int]:
+# Exposures as one Arrow table: a tracing run hands its million straight from the engine's
+# result (as dicts and ExposureIn objects, then COPY text built value by value, they cost ~25 s
+# of a dense outbreak's recording: docs/benchmarks.md); lists of ExposureIn are converted.
+UTC_MICROSECONDS = pa.timestamp("us", tz="UTC")
+EXPOSURE_SCHEMA = pa.schema(
+    [("person_id", pa.int64()), ("via_person_id", pa.int64()), ("degree", pa.int64()),
+     ("start", UTC_MICROSECONDS), ("end", UTC_MICROSECONDS), ("venue_id", pa.int64()),
+     ("place", pa.string()), ("source", pa.string())]
+)  # fmt: skip
+REQUIRED = ("person_id", "via_person_id", "degree", "start", "end", "place", "source")
+
+
+def exposure_table(exposures: Sequence[ExposureIn]) -> pa.Table:
+    return pa.Table.from_pylist([vars(e) for e in exposures], schema=EXPOSURE_SCHEMA)
+
+
+def exposures_in(table: pa.Table) -> list[ExposureIn]:
+    return [ExposureIn(**row) for row in table.to_pylist()]
+
+
+def do_record_exposures(
+    actor, case: Case, exposures: Sequence[ExposureIn] | pa.Table
+) -> dict[str, int]:
     """Record contacts of `case`: one Contact per person, kept at the lowest degree found.
 
     Cases are never contacts; an exposure already recorded is not recorded twice. Returns counts
     of contacts created, contacts made closer, exposures added and people skipped as cases.
-    Set-wise (a tracing run brings tens of thousands of exposures): a handful of queries per
-    thousand exposures, whatever their number.
+    Set-wise (a tracing run brings a million exposures, as a table of EXPOSURE_SCHEMA): a
+    handful of queries per thousand exposures, whatever their number.
     """
     _require(actor)
-    for exposure in exposures:
-        _check_exposure(exposure)
-    case_people = set(
+    table = exposures if isinstance(exposures, pa.Table) else exposure_table(exposures)
+    table = table.select(EXPOSURE_SCHEMA.names).cast(EXPOSURE_SCHEMA)
+    _check_exposures(table)
+    _check_references(table)
+    case_people = pa.array(
         Case.objects.exclude(classification=Classification.EXCLUDED).values_list(
             "person_id", flat=True
-        )
+        ),
+        pa.int64(),
     )
-    kept = [e for e in exposures if e.person_id not in case_people]
+    kept = table.filter(pc.invert(pc.is_in(table["person_id"], value_set=case_people)))
     counts = {
         "created": 0,
         "closer": 0,
         "exposures": 0,
-        "skipped_cases": len(exposures) - len(kept),
+        "skipped_cases": table.num_rows - kept.num_rows,
     }
     with transaction.atomic():
         if connection.vendor == "postgresql":
             _record_in_database(case, kept, counts)
         else:
-            contacts = _contacts_of(case, kept, counts)
-            counts["exposures"] = _add_exposures(case, contacts, kept)
+            listed = exposures_in(kept)
+            contacts = _contacts_of(case, listed, counts)
+            counts["exposures"] = _add_exposures(case, contacts, listed)
         audit.record(
             actor,
             "case.contacts",
@@ -277,7 +306,8 @@ def do_record_exposures(actor, case: Case, exposures: list[ExposureIn]) -> dict[
             jurisdiction_code=case.jurisdiction_id,
             details=counts,
         )
-        request_recolour([e.person_id for e in exposures], "fact", f"case:{case.pk}")
+        people = pc.unique(table["person_id"]).to_pylist()
+        request_recolour(people, "fact", f"case:{case.pk}")
         counts["requests"] = len(_push(actor, case))
     return counts
 
@@ -288,18 +318,35 @@ def _push(actor, case):
     return push_contacts(actor, case)
 
 
-# Degree.values builds a new list on every access: a million exposures spent ~5 s on it.
-DEGREES = frozenset(Degree.values)
+DEGREES = pa.array(sorted(Degree.values), pa.int64())
 
 
-def _check_exposure(exposure: ExposureIn) -> None:
-    if exposure.end < exposure.start:
+def _check_exposures(table: pa.Table) -> None:
+    if any(table[name].null_count for name in REQUIRED):
+        raise NotAContact(_("An exposure lacks its person, source, degree or times."))
+    if pc.any(pc.less(table["end"], table["start"])).as_py():
         raise NotAContact(_("An exposure cannot end before it starts."))
-    if exposure.degree not in DEGREES:
+    if table.num_rows and not pc.all(pc.is_in(table["degree"], value_set=DEGREES)).as_py():
         raise NotAContact(_("Unknown contact degree."))
 
 
 CHUNK = 2000  # ids per IN list and rows per INSERT
+
+
+def _check_references(table: pa.Table) -> None:
+    """Everyone exposures came through and every venue they name is registered: the database
+    does not check these references row by row (Exposure's unchecked references), so this
+    asks once per distinct id (a tracing run's million exposures name ~10^5 of them)."""
+    via = sorted(pc.unique(table["via_person_id"]).to_pylist())
+    if _count_known(Person, via) < len(via):
+        raise NotAContact(_("The person an exposure came through is not registered."))
+    venues = sorted(pc.unique(table["venue_id"].drop_null()).to_pylist())
+    if _count_known(Venue, venues) < len(venues):
+        raise NotAContact(_("An exposure names a venue that is not registered."))
+
+
+def _count_known(model, ids: list[int]) -> int:
+    return sum(model.objects.filter(pk__any=chunk).count() for chunk in chunks(ids, CHUNK))
 
 
 def _per_person(exposures: list[ExposureIn]) -> tuple[dict, dict]:
@@ -314,11 +361,10 @@ def _per_person(exposures: list[ExposureIn]) -> tuple[dict, dict]:
     return lowest, first
 
 
-def _record_in_database(case: Case, exposures: list[ExposureIn], counts: dict) -> None:
+def _record_in_database(case: Case, exposures: pa.Table, counts: dict) -> None:
     """PostgreSQL: the same records as _contacts_of and _add_exposures, set-wise."""
-    lowest, first = _per_person(exposures)
     try:
-        bulk_contacts.record(case, exposures, lowest, first, counts)
+        bulk_contacts.record(case, exposures, counts)
     except LookupError:
         raise NotAContact(_("Nobody with this ID number is registered.")) from None
 

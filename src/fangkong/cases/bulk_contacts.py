@@ -8,26 +8,29 @@ paths give the same records and counts (tests/platform/test_cases.py runs on bot
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.db import connection
 
 from fangkong.cases.models import Contact, ContactStatus, Exposure
 from fangkong.people.models import Person
-from fangkong.venues.bulk import copy_text
+from fangkong.venues.bulk import copy_arrow
 
 CONTACTS = Contact._meta.db_table
 EXPOSURES = Exposure._meta.db_table
 PEOPLE = Person._meta.db_table
 
 
-def record(case, exposures, lowest: dict, first: dict, counts: dict) -> None:
+def record(case, exposures: pa.Table, counts: dict) -> None:
     """Contacts at the lowest degree of their exposures (made closer: moved to `case`), and
     each exposure once per (contact, via, venue, start), in the caller's transaction.
 
-    `lowest` maps person -> (lowest degree, last exposure end); `first` person -> the degree
-    of their first exposure in the list (the count of contacts made closer counts as before).
+    `exposures` is a table of actions.EXPOSURE_SCHEMA; a person's first exposure in it gives
+    the degree the count of contacts made closer compares with (as the ORM path does).
     Raises LookupError when someone is not registered (nothing is written then)."""
     with connection.cursor() as cursor:
-        _load(cursor, exposures, lowest, first)
+        _load(cursor, exposures)
         cursor.execute(
             f"SELECT count(*) FROM rec_people p WHERE NOT EXISTS "
             f"(SELECT 1 FROM {PEOPLE} pe WHERE pe.id = p.person_id)"
@@ -67,30 +70,35 @@ def record(case, exposures, lowest: dict, first: dict, counts: dict) -> None:
         counts["exposures"] = _add_exposures(cursor, case)
 
 
-def _load(cursor, exposures, lowest: dict, first: dict) -> None:
+def _load(cursor, exposures: pa.Table) -> None:
     for table in ("rec_people", "rec_exposures"):
         cursor.execute(f"DROP TABLE IF EXISTS {table}")  # an earlier call in this connection
-    cursor.execute(
-        "CREATE TEMPORARY TABLE rec_people (person_id bigint PRIMARY KEY, degree smallint, "
-        "last_exposure timestamptz, first_degree smallint) ON COMMIT DROP"
-    )
     cursor.execute(
         "CREATE TEMPORARY TABLE rec_exposures (n bigint, person_id bigint, via_person_id bigint, "
         'degree smallint, venue_id bigint, place text, start timestamptz, "end" timestamptz, '
         "source text) ON COMMIT DROP"
     )
-    copy_text(
-        "rec_people",
-        ("person_id", "degree", "last_exposure", "first_degree"),
-        ((p, degree, end, first[p]) for p, (degree, end) in lowest.items()),
+    columns = ("n", "person_id", "via_person_id", "degree", "venue_id", "place", "start", "end")
+    numbered = exposures.append_column("n", pa.array(np.arange(exposures.num_rows)))
+    numbered = numbered.set_column(
+        numbered.schema.get_field_index("place"),
+        "place",
+        pc.utf8_slice_codeunits(exposures["place"], 0, 200),
     )
-    copy_text(
+    copy_arrow(
         "rec_exposures",
-        ("n", "person_id", "via_person_id", "degree", "venue_id", "place", "start", '"end"',
-         "source"),
-        ((n, e.person_id, e.via_person_id, e.degree, e.venue_id, e.place[:200], e.start, e.end,
-          e.source) for n, e in enumerate(exposures)),
-    )  # fmt: skip
+        tuple(f'"{name}"' for name in (*columns, "source")),
+        numbered.select([*columns, "source"]),
+    )
+    # Per person: the lowest degree, the latest end, and the degree of their first exposure
+    # in the list (min of [n, degree] pairs is the pair with the smallest n).
+    cursor.execute(
+        "CREATE TEMPORARY TABLE rec_people ON COMMIT DROP AS SELECT person_id, "
+        'min(degree) AS degree, max("end") AS last_exposure, '
+        "(min(ARRAY[n, degree::bigint]))[2]::smallint AS first_degree "
+        "FROM rec_exposures GROUP BY person_id"
+    )
+    cursor.execute("ALTER TABLE rec_people ADD PRIMARY KEY (person_id)")
     cursor.execute("ANALYZE rec_people")
     cursor.execute("ANALYZE rec_exposures")
 

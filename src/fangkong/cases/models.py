@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from fangkong.batches import unchecked_reference
+
 
 class Classification(models.TextChoices):
     SUSPECTED = "suspected", _("suspected case")
@@ -105,19 +107,19 @@ class ContactStatus(models.TextChoices):
 class Contact(models.Model):
     """One record per person: every exposure that made them a contact hangs below it."""
 
-    person = models.OneToOneField(
-        "people.Person", verbose_name=_("person"), on_delete=models.PROTECT, related_name="+"
+    # Contacts, their exposures and assistance items are what a tracing run writes by the
+    # million, set-wise (cases/bulk_contacts.py, cases/assist.py): their references are not
+    # checked row by row by the database (fangkong.batches.unchecked_reference says why and
+    # what keeps them right; tests/platform/test_cases.py checks deletes are still guarded).
+    person = unchecked_reference(
+        "people.Person", verbose_name=_("person"), one_to_one=True, db_index=True
     )
-    jurisdiction = models.ForeignKey(
-        "geo.Jurisdiction",
-        verbose_name=_("current jurisdiction"),
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,  # covered by (jurisdiction, id)
+    jurisdiction = unchecked_reference(  # indexed by (jurisdiction, id)
+        "geo.Jurisdiction", verbose_name=_("current jurisdiction")
     )
     degree = models.PositiveSmallIntegerField(_("degree"), choices=Degree.choices)
-    case = models.ForeignKey(
-        Case, verbose_name=_("source case"), on_delete=models.PROTECT, related_name="contacts"
+    case = unchecked_reference(
+        Case, verbose_name=_("source case"), related_name="contacts", db_index=True
     )
     last_exposure = models.DateTimeField(_("last exposure"))
     status = models.CharField(
@@ -147,15 +149,14 @@ class ExposureSource(models.TextChoices):
 class Exposure(models.Model):
     """One contact event: who, through whom, where, when, how long."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="exposures")
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
-    via_person = models.ForeignKey(
-        "people.Person", on_delete=models.PROTECT, related_name="+", db_index=False
+    # Unchecked references: see Contact.
+    contact = unchecked_reference(  # indexed by exposure_unique
+        Contact, models.CASCADE, related_name="exposures"
     )
+    case = unchecked_reference(Case, db_index=True)
+    via_person = unchecked_reference("people.Person")
     degree = models.PositiveSmallIntegerField(choices=Degree.choices)
-    venue = models.ForeignKey(
-        "venues.Venue", on_delete=models.PROTECT, related_name="+", null=True, blank=True
-    )
+    venue = unchecked_reference("venues.Venue", null=True, blank=True, db_index=True)
     place = models.CharField(_("place"), max_length=200, blank=True)
     start = models.DateTimeField(_("exposure start"))
     end = models.DateTimeField(_("exposure end"))
@@ -248,9 +249,10 @@ class ItemState(models.TextChoices):
 
 
 class AssistanceItem(models.Model):
-    request = models.ForeignKey(AssistanceRequest, on_delete=models.CASCADE, related_name="items")
-    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+", null=True)
+    # Unchecked references: see Contact. (request, person) is indexed by assist_item_once.
+    request = unchecked_reference(AssistanceRequest, models.CASCADE, related_name="items")
+    person = unchecked_reference("people.Person", db_index=True)
+    contact = unchecked_reference(Contact, null=True, db_index=True)
     exposure = models.CharField(_("exposure"), max_length=300, blank=True)
     state = models.CharField(
         _("status"), max_length=12, choices=ItemState.choices, default=ItemState.PENDING

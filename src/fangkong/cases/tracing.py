@@ -354,7 +354,7 @@ def execute(run: TracingRun, job=None) -> dict:
     result = _engine(rows, windows, params)
     clock.lap("trace", len(rows))
     _set(run, stage="recording contacts", report={**_report(result), "pull": clock.stages})
-    counts = _record(run, cases, result.contacts.to_pylist())
+    counts = _record(run, cases, result.contacts)
     clock.lap("record", counts.get("created", 0))
     _set(run, report={**run.report, "pull": clock.stages})
     counts.update(rows_pulled=rows.num_rows, **result.counts())
@@ -368,34 +368,44 @@ def _report(result) -> dict:
     return {"summary": report.summary(), "timings": dict(report.timings)}
 
 
-def _record(run: TracingRun, cases: list[Case], contacts: list[dict]) -> dict:
+def _record(run: TracingRun, cases: list[Case], contacts: pa.Table) -> dict:
     """Contacts -> exposures of the case they came through (a secondary contact: its close
-    contact's case)."""
-    case_of = {c.person_id: c for c in cases}
-    for row in contacts:
-        if row["degree"] == "1":
-            case_of.setdefault(row["person_id"], case_of[row["via_person_id"]])
-    by_case: dict[int, list] = defaultdict(list)
-    for row in contacts:
-        case = case_of.get(row["via_person_id"])
-        if case is None or row["degree"] not in ("1", "2"):
-            continue  # companions come from location pings: not pulled by the platform yet
-        by_case[case.pk].append(
-            actions.ExposureIn(
-                person_id=row["person_id"],
-                via_person_id=row["via_person_id"],
-                degree=int(row["degree"]),
-                start=row["exposure_start"],
-                end=row["exposure_end"],
-                venue_id=row["venue_id"],
-                source="tracing",
-            )
-        )
+    contact's case), handed over as one table per case (actions.EXPOSURE_SCHEMA)."""
+    # Companions come from location pings: not pulled by the platform yet.
+    traced = contacts.filter(pc.is_in(contacts["degree"], value_set=pa.array(["1", "2"])))
+    case_pk = _case_of_each(traced, cases)
+    exposures = pa.table(
+        {
+            "person_id": traced["person_id"],
+            "via_person_id": traced["via_person_id"],
+            "degree": pc.cast(traced["degree"], pa.int64()),
+            "start": pc.cast(traced["exposure_start"], actions.UTC_MICROSECONDS),
+            "end": pc.cast(traced["exposure_end"], actions.UTC_MICROSECONDS),
+            "venue_id": traced["venue_id"],
+            "place": pa.repeat("", traced.num_rows),
+            "source": pa.repeat("tracing", traced.num_rows),
+        }
+    )
     totals: dict[str, int] = defaultdict(int)
-    cases_by_pk = {c.pk: c for c in cases}
     with transaction.atomic():
-        for case_pk, exposures in by_case.items():
-            counts = actions.do_record_exposures(run.created_by, cases_by_pk[case_pk], exposures)
+        for case in cases:
+            mine = exposures.filter(pc.equal(case_pk, case.pk))
+            if not mine.num_rows:
+                continue
+            counts = actions.do_record_exposures(run.created_by, case, mine)
             for key, value in counts.items():
                 totals[key] += value
     return dict(totals)
+
+
+def _case_of_each(contacts: pa.Table, cases: list[Case]) -> pa.Array:
+    """Each contact's case: the case they met (close), or their close contact's (secondary);
+    null when neither is known."""
+    case_of = {c.person_id: c.pk for c in cases}
+    close = contacts.filter(pc.equal(contacts["degree"], "1"))
+    for person, via in zip(
+        close["person_id"].to_pylist(), close["via_person_id"].to_pylist(), strict=True
+    ):
+        case_of.setdefault(person, case_of[via])
+    at = pc.index_in(contacts["via_person_id"], value_set=pa.array(list(case_of), pa.int64()))
+    return pc.take(pa.array(list(case_of.values()), pa.int64()), at)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from fangkong.batches import unchecked_reference
 
 # Mass testing writes a million members and person results in a day. PostgreSQL checks a
 # foreign key with one trigger query per row and reference (measured: 1,000,000 members with
@@ -24,17 +25,6 @@ from django.utils.translation import gettext_lazy as _
 # check), nothing deletes people or tubes, and Django's PROTECT would still refuse deleting
 # one they name (tests/platform/test_labs.py). Single-column indexes that a composite index
 # already leads with are left out (each costs index upkeep on every insert).
-def unchecked_reference(to, on_delete=models.PROTECT, related_name="+", **options):
-    """A reference of a high-volume lab row (see above): no database constraint, no index of
-    its own."""
-    return models.ForeignKey(
-        to,
-        on_delete=on_delete,
-        related_name=related_name,
-        db_constraint=False,
-        db_index=False,
-        **options,
-    )
 
 
 class TubeState(models.TextChoices):

@@ -6,10 +6,12 @@ keys (into empty tables only), so check-ins need no lookup to find their person 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.utils import timezone
@@ -48,6 +50,19 @@ def copy_text(table: str, columns: tuple[str, ...], rows) -> None:
                 lines = []
         if lines:
             copy.write("\n".join(lines) + "\n")
+
+
+def copy_arrow(table: str, columns: tuple[str, ...], rows: pa.Table) -> None:
+    """PostgreSQL COPY of an Arrow table (its columns in `columns`' order), as CSV written by
+    pyarrow in C++: a million exposures in ~1 s where copy_text's per-value Python took ~17 s
+    (timestamps through isoformat above all). Nulls go as empty fields, strings quoted, so an
+    empty string stays one."""
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for batch in rows.to_batches(max_chunksize=50_000):
+            buffer = io.BytesIO()
+            pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
+            copy.write(buffer.getbuffer())
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
