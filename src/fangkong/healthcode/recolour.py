@@ -24,6 +24,7 @@ from fangkong.healthcode.keys import subject_for
 from fangkong.healthcode.models import CodeState, ColourChange, ColourOverride, OverrideState
 from fangkong.labs.models import Outcome, PersonTest
 from fangkong.quarantine.models import HomeMonitoring, Stay
+from fangkong.venues.bulk import copy_text
 
 CASE_STATUS = {
     Classification.CONFIRMED: "confirmed",
@@ -156,9 +157,9 @@ def _store_batch(ids, facts, overrides, rule_set, at, trigger_kind, trigger_ref,
             if change is not None:
                 changed.append(change)
         # One statement per kind of write, not one per person: 100,000 recolourings in seconds.
-        CodeState.objects.bulk_create(created, batch_size=1000)
+        _insert_states(created)
         _save_states(touched)
-        ColourChange.objects.bulk_create(changed, batch_size=1000)
+        _insert_changes(changed)
         counts["evaluated"] += len(ids)
         counts["changed"] += len(changed)
         if changed:
@@ -261,12 +262,44 @@ def _save_states(states: list[CodeState]) -> None:
             [
                 [s.person_id for s in states],
                 [s.colour for s in states],
-                [json.dumps(s.reasons, ensure_ascii=False) for s in states],
+                [_json(s.reasons) for s in states],
                 [s.rule_set for s in states],
                 [s.until for s in states],
                 [s.next_check_at for s in states],
             ],
         )
+
+
+def _insert_states(states: list[CodeState]) -> None:
+    """First codes: one COPY on PostgreSQL (bulk_create's statement building and parameter
+    adaptation were ~40 % of a recolouring job of 5,000 new contacts), bulk_create elsewhere."""
+    if connection.vendor != "postgresql":
+        CodeState.objects.bulk_create(states, batch_size=1000)
+        return
+    copy_text(
+        CodeState._meta.db_table,
+        ("person_id", "colour", "rule_set", "reasons", "until", "next_check_at", "subject",
+         "updated_at"),
+        ((s.person_id, s.colour, s.rule_set, _json(s.reasons), s.until, s.next_check_at,
+          s.subject, s.updated_at) for s in states),
+    )  # fmt: skip
+
+
+def _insert_changes(changes: list[ColourChange]) -> None:
+    if connection.vendor != "postgresql":
+        ColourChange.objects.bulk_create(changes, batch_size=1000)
+        return
+    copy_text(
+        ColourChange._meta.db_table,
+        ("person_id", "at", "old_colour", "new_colour", "reasons", "rule_set", "trigger_kind",
+         "trigger_ref"),
+        ((c.person_id, c.at, c.old_colour, c.new_colour, _json(c.reasons), c.rule_set,
+          c.trigger_kind, c.trigger_ref) for c in changes),
+    )  # fmt: skip
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 STATE_FIELDS = ["colour", "reasons", "rule_set", "until", "next_check_at", "updated_at"]

@@ -41,7 +41,12 @@ def copy_text(table: str, columns: tuple[str, ...], rows) -> None:
     """PostgreSQL COPY in text format written in large chunks (psycopg's per-row writer costs
     ~7 µs a row, several seconds for a million rows). Rows are tuples or ready text lines."""
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # Django's error wrapping too (a duplicate key is an IntegrityError, as from the ORM).
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(sql) as copy,
+    ):
         lines: list[str] = []
         for row in rows:
             lines.append(row if isinstance(row, str) else "\t".join(map(copy_value, row)))
@@ -58,7 +63,11 @@ def copy_arrow(table: str, columns: tuple[str, ...], rows: pa.Table) -> None:
     (timestamps through isoformat above all). Nulls go as empty fields, strings quoted, so an
     empty string stays one."""
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(sql) as copy,
+    ):
         for batch in rows.to_batches(max_chunksize=50_000):
             buffer = io.BytesIO()
             pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
