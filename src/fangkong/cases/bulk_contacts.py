@@ -30,6 +30,9 @@ def record(case, exposures: pa.Table, counts: dict) -> None:
     the degree the count of contacts made closer compares with (as the ORM path does).
     Raises LookupError when someone is not registered (nothing is written then)."""
     with connection.cursor() as cursor:
+        # Grouping and de-duplicating a million exposures spills to disk with the default
+        # work_mem (4 MB), as labs.bulk found for a million members.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
         _load(cursor, exposures)
         cursor.execute(
             f"SELECT count(*) FROM rec_people p WHERE NOT EXISTS "

@@ -15,6 +15,7 @@ Found contacts become Contact records (recoloured and pushed to their counties b
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from collections import defaultdict
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -217,37 +218,49 @@ OVERLAPS = (
 
 def _pull_in_database(windows, params, now: datetime, clock: _Clock) -> pa.Table:
     with connection.cursor() as cursor:
-        for table in ("trace_windows", "trace_pulled", "trace_own"):
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")  # an earlier run in this session
+        # The anti-joins hash the rows pulled so far (1.6 M ids in a dense outbreak's stage D)
+        # and the spans aggregate: both spill to disk with the default work_mem (4 MB). Set for
+        # this session's pull only (it runs outside a transaction, statement by statement).
+        cursor.execute("SET work_mem = '256MB'")
+        try:
+            return _pull_stages(cursor, windows, params, now, clock)
+        finally:
+            with contextlib.suppress(DatabaseError):  # after a failure, that one propagates
+                cursor.execute("RESET work_mem")
+
+
+def _pull_stages(cursor, windows, params, now: datetime, clock: _Clock) -> pa.Table:
+    for table in ("trace_windows", "trace_pulled", "trace_own"):
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")  # an earlier run in this session
+    cursor.execute(
+        "CREATE TEMPORARY TABLE trace_windows (person_id bigint, lo timestamptz, hi timestamptz)"
+    )
+    for table in ("trace_pulled", "trace_own"):
         cursor.execute(
-            "CREATE TEMPORARY TABLE trace_windows (person_id bigint, lo timestamptz, hi timestamptz)"
+            f"CREATE TEMPORARY TABLE {table} (id bigint, person_id bigint, venue_id bigint, "
+            "t_in timestamptz, t_out timestamptz)"
         )
-        for table in ("trace_pulled", "trace_own"):
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {table} (id bigint, person_id bigint, venue_id bigint, "
-                "t_in timestamptz, t_out timestamptz)"
-            )
-        copy_text("trace_windows", ("person_id", "lo", "hi"), windows)
-        _stays_of_windows(cursor, "trace_pulled")
-        copy_text("trace_pulled", ("id", "person_id", "venue_id", "t_in", "t_out"),
-                  itinerary_stays(windows))  # fmt: skip
-        clock.lap("A cases' check-ins", _rows(cursor, "trace_pulled"))
-        _co_visitors_of(cursor, "trace_pulled")
-        clock.lap("B co-visitors", _rows(cursor, "trace_pulled"))
-        if params.hops < 2:
-            return _fetch_pulled(cursor)
-        first = _engine(_fetch_pulled(cursor), windows, _one_hop(params))
-        second = _second_windows(first, now, clock)
-        cursor.execute("TRUNCATE trace_windows")
-        copy_text("trace_windows", ("person_id", "lo", "hi"), second)
-        cursor.execute("ANALYZE trace_windows")
-        _stays_of_windows(cursor, "trace_own")
-        cursor.execute(f"INSERT INTO trace_pulled SELECT * FROM trace_own c WHERE {NOT_PULLED}")
-        clock.lap("C contacts' check-ins", _rows(cursor, "trace_own"))
-        _co_visitors_of(cursor, "trace_own")
-        table = _fetch_pulled(cursor)
-        clock.lap("D their co-visitors", table.num_rows)
-        return table
+    copy_text("trace_windows", ("person_id", "lo", "hi"), windows)
+    _stays_of_windows(cursor, "trace_pulled")
+    copy_text("trace_pulled", ("id", "person_id", "venue_id", "t_in", "t_out"),
+              itinerary_stays(windows))  # fmt: skip
+    clock.lap("A cases' check-ins", _rows(cursor, "trace_pulled"))
+    _co_visitors_of(cursor, "trace_pulled")
+    clock.lap("B co-visitors", _rows(cursor, "trace_pulled"))
+    if params.hops < 2:
+        return _fetch_pulled(cursor)
+    first = _engine(_fetch_pulled(cursor), windows, _one_hop(params))
+    second = _second_windows(first, now, clock)
+    cursor.execute("TRUNCATE trace_windows")
+    copy_text("trace_windows", ("person_id", "lo", "hi"), second)
+    cursor.execute("ANALYZE trace_windows")
+    _stays_of_windows(cursor, "trace_own")
+    cursor.execute(f"INSERT INTO trace_pulled SELECT * FROM trace_own c WHERE {NOT_PULLED}")
+    clock.lap("C contacts' check-ins", _rows(cursor, "trace_own"))
+    _co_visitors_of(cursor, "trace_own")
+    table = _fetch_pulled(cursor)
+    clock.lap("D their co-visitors", table.num_rows)
+    return table
 
 
 def _rows(cursor, table: str) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from fangkong.batches import unchecked_reference
+
 
 class ColourChoice(models.TextChoices):
     GREEN = "green", _("green")
@@ -29,15 +31,22 @@ class CodeState(models.Model):
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # Pseudonymous subject in the person's tokens (HMAC of the person id): scans find the person
     # by it without the token ever carrying an ID number.
-    subject = models.CharField(max_length=32, unique=True)
+    subject = models.CharField(max_length=32)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        # A constraint, not unique=True: on PostgreSQL that adds a second (LIKE) index on
+        # subject, which nothing searches by prefix and every first code paid for.
+        constraints = [models.UniqueConstraint(fields=["subject"], name="code_subject_once")]
 
     def __str__(self) -> str:
         return f"{self.person_id}: {self.colour}"
 
 
 class ColourChange(models.Model):
-    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+")
+    # Written by the million when a tracing run recolours its contacts, always for a person just
+    # read (recolour's facts): unchecked, and indexed by colour_change_person.
+    person = unchecked_reference("people.Person")
     at = models.DateTimeField()
     old_colour = models.CharField(max_length=8, blank=True)  # blank: first assignment (赋码)
     new_colour = models.CharField(max_length=8, choices=ColourChoice.choices)
