@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pytest
+from django.utils import timezone
 
 from epicore import tracing as engine
 from fangkong.cases import actions
 from fangkong.cases.models import Contact, TracingRun
-from fangkong.cases.tracing import _cases_table, _venues_table
+from fangkong.cases.tracing import _cases_table, _venues_table, pull
 from fangkong.jobs import queue
 from fangkong.people.management.commands.synth import populate
 from fangkong.venues.models import CheckIn
@@ -89,6 +90,13 @@ def test_a_confirmed_case_is_traced_and_its_contacts_recorded(city):
     assert found == {(r["person_id"], int(r["degree"])) for r in expected}
     assert run.counts["rows_pulled"] < len(rows)  # it did not read the whole table
     assert run.counts["1"] == sum(1 for r in expected if r["degree"] == "1")
+    # The stages overlap; each check-in is pulled once all the same, as it is in the table.
+    params = engine.TraceParams(min_overlap_s=run.min_overlap_s, hops=run.hops)
+    pulled = pull(windows, params, timezone.now())  # as the run did: contacts' windows run on
+    ids = pulled["id"].to_pylist()
+    assert len(ids) == len(set(ids)) == run.counts["rows_pulled"]
+    people, venues = pulled["person_id"].to_pylist(), pulled["venue_id"].to_pylist()
+    assert all(rows[i][1:3] == (p, v) for i, p, v in zip(ids, people, venues, strict=True))
 
 
 def test_tracers_rerun_with_other_parameters_and_watch_the_run(world, login):

@@ -15,7 +15,6 @@ Found contacts become Contact records (recoloured and pushed to their counties b
 
 from __future__ import annotations
 
-import contextlib
 import io
 import time
 from collections import defaultdict
@@ -24,7 +23,7 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -210,23 +209,26 @@ def _second_windows(first, now: datetime, clock: _Clock) -> list[tuple]:
 # tuples they took minutes and gigabytes (issue 4's end-to-end benchmark, docs/benchmarks.md).
 CHECKINS = CheckIn._meta.db_table
 REACH = f"interval '{int(LONGEST_STAY.total_seconds())} seconds'"
-# A stay overlapping [lo, hi): found by its t_in through the (person|venue, t_in) indexes.
-OVERLAPS = (
-    "c.t_in < {w}.hi AND c.t_in >= {w}.lo - " + REACH + " AND (c.t_out > {w}.lo OR c.t_out IS NULL)"
-)
+
+
+def _overlaps(stay: str, window: str) -> str:
+    """The stay overlaps [lo, hi) of the window: found by its t_in through the (person|venue,
+    t_in) indexes, reaching back as far as the longest stay."""
+    c, w = stay, window
+    return f"{c}.t_in < {w}.hi AND {c}.t_in >= {w}.lo - {REACH} AND ({c}.t_out > {w}.lo OR {c}.t_out IS NULL)"
 
 
 def _pull_in_database(windows, params, now: datetime, clock: _Clock) -> pa.Table:
-    with connection.cursor() as cursor:
-        # The anti-joins hash the rows pulled so far (1.6 M ids in a dense outbreak's stage D)
-        # and the spans aggregate: both spill to disk with the default work_mem (4 MB). Set for
-        # this session's pull only (it runs outside a transaction, statement by statement).
-        cursor.execute("SET work_mem = '256MB'")
-        try:
-            return _pull_stages(cursor, windows, params, now, clock)
-        finally:
-            with contextlib.suppress(DatabaseError):  # after a failure, that one propagates
-                cursor.execute("RESET work_mem")
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        if outermost:
+            # One snapshot for every stage: a check-out recorded between two stages cannot make
+            # them disagree about a row (the last stage relies on it, see _fetch_pulled).
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # The anti-joins hash the rows pulled so far and the spans aggregate: both spill to
+        # disk with the default work_mem (4 MB) in a dense outbreak.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        return _pull_stages(cursor, windows, params, now, clock)
 
 
 def _pull_stages(cursor, windows, params, now: datetime, clock: _Clock) -> pa.Table:
@@ -257,8 +259,8 @@ def _pull_stages(cursor, windows, params, now: datetime, clock: _Clock) -> pa.Ta
     _stays_of_windows(cursor, "trace_own")
     cursor.execute(f"INSERT INTO trace_pulled SELECT * FROM trace_own c WHERE {NOT_PULLED}")
     clock.lap("C contacts' check-ins", _rows(cursor, "trace_own"))
-    _co_visitors_of(cursor, "trace_own")
-    table = _fetch_pulled(cursor)
+    _spans_of(cursor, "trace_own")
+    table = _fetch_pulled(cursor, with_co_visitors=True)
     clock.lap("D their co-visitors", table.num_rows)
     return table
 
@@ -268,9 +270,8 @@ def _rows(cursor, table: str) -> int:
     return cursor.fetchone()[0]
 
 
-# Each check-in is pulled once: the stages overlap (B finds A's rows again, D most of B's and
-# C's), and dropping repeats afterwards in Arrow cost 7-12 s for the 19 M rows of a dense
-# outbreak's stage D; PostgreSQL's anti-join against the rows already pulled costs ~2 s.
+# Each check-in is pulled once: the stages overlap (B finds A's rows again, C many of B's),
+# and dropping repeats afterwards in Arrow cost 7-12 s for a dense outbreak's 19 M rows.
 NOT_PULLED = "NOT EXISTS (SELECT 1 FROM trace_pulled p WHERE p.id = c.id)"
 
 
@@ -280,13 +281,25 @@ def _stays_of_windows(cursor, into: str) -> None:
     cursor.execute(
         f"INSERT INTO {into} SELECT c.id, c.person_id, c.venue_id, c.t_in, c.t_out "
         f"FROM trace_windows w JOIN {CHECKINS} c ON c.person_id = w.person_id "
-        f"AND {OVERLAPS.format(w='w')}"
+        f"AND {_overlaps('c', 'w')}"
     )
 
 
 def _co_visitors_of(cursor, source: str) -> None:
     """Everyone at the venues of `source`'s stays while their owner was in their window, as
-    _co_visitors does (stages B and D)."""
+    _co_visitors does (stage B), added to trace_pulled."""
+    _spans_of(cursor, source)
+    cursor.execute("ANALYZE trace_pulled")
+    cursor.execute(
+        "INSERT INTO trace_pulled SELECT c.id, c.person_id, c.venue_id, c.t_in, c.t_out "
+        f"FROM trace_spans sp JOIN {CHECKINS} c ON c.venue_id = sp.venue_id "
+        f"AND {_overlaps('c', 'sp')} WHERE {NOT_PULLED}"
+    )
+
+
+def _spans_of(cursor, source: str) -> None:
+    """trace_spans: per venue of `source`'s stays, the time their owners could meet others
+    there (within their windows)."""
     cursor.execute("DROP TABLE IF EXISTS trace_spans")
     cursor.execute(
         "CREATE TEMPORARY TABLE trace_spans AS SELECT s.venue_id, "
@@ -295,22 +308,37 @@ def _co_visitors_of(cursor, source: str) -> None:
         f"FROM {source} s JOIN trace_windows w ON w.person_id = s.person_id GROUP BY s.venue_id"
     )
     cursor.execute("ANALYZE trace_spans")
-    cursor.execute("ANALYZE trace_pulled")
-    cursor.execute(
-        "INSERT INTO trace_pulled SELECT c.id, c.person_id, c.venue_id, c.t_in, c.t_out "
-        f"FROM trace_spans sp JOIN {CHECKINS} c ON c.venue_id = sp.venue_id "
-        f"AND {OVERLAPS.format(w='sp')} WHERE {NOT_PULLED}"
-    )
 
 
-def _fetch_pulled(cursor) -> pa.Table:
-    """trace_pulled (each check-in once) through one COPY into Arrow."""
+# Stage D in a dense outbreak is most of the table (19 M of 28 M check-ins): inserted into
+# trace_pulled with an anti-join, then copied out, it took ~29 s. Streamed straight into the
+# COPY instead, each check-in once: every row at the spans, plus the rows pulled earlier that
+# the spans do not cover (the same test on the same snapshot: _pull_in_database). Itinerary
+# entries (negative ids) are never check-ins, so always kept.
+SELECTED = (
+    "{c}.id, {c}.person_id, {c}.venue_id, extract(epoch FROM {c}.t_in)::bigint, "
+    "extract(epoch FROM {c}.t_out)::bigint"
+)
+EARLIER_NOT_AT_SPANS = (
+    f"SELECT {SELECTED.format(c='p')} FROM trace_pulled p WHERE p.id < 0 OR NOT EXISTS "
+    "(SELECT 1 FROM trace_spans sp WHERE sp.venue_id = p.venue_id AND "
+    f"{_overlaps('p', 'sp')})"
+)
+AT_SPANS = (
+    f"SELECT {SELECTED.format(c='c')} FROM trace_spans sp JOIN {CHECKINS} c "
+    f"ON c.venue_id = sp.venue_id AND {_overlaps('c', 'sp')}"
+)
+
+
+def _fetch_pulled(cursor, with_co_visitors: bool = False) -> pa.Table:
+    """trace_pulled (each check-in once) through one COPY into Arrow; with_co_visitors: and
+    everyone at trace_spans (stage D)."""
+    if with_co_visitors:
+        query = f"{EARLIER_NOT_AT_SPANS} UNION ALL {AT_SPANS}"
+    else:
+        query = f"SELECT {SELECTED.format(c='p')} FROM trace_pulled p"
     buffer = io.BytesIO()
-    sql = (
-        "COPY (SELECT id, person_id, venue_id, extract(epoch FROM t_in)::bigint, "
-        "extract(epoch FROM t_out)::bigint FROM trace_pulled) TO STDOUT (FORMAT csv)"
-    )
-    with cursor.cursor.copy(sql) as copy:
+    with cursor.cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
         for chunk in copy:
             buffer.write(chunk)
     if not buffer.tell():
