@@ -319,10 +319,12 @@ SELECTED = (
     "{c}.id, {c}.person_id, {c}.venue_id, extract(epoch FROM {c}.t_in)::bigint, "
     "extract(epoch FROM {c}.t_out)::bigint"
 )
+# trace_spans holds one row per venue, so a left join finds the one span a row could be in (an
+# OR with NOT EXISTS made PostgreSQL scan the spans once per earlier row).
 EARLIER_NOT_AT_SPANS = (
-    f"SELECT {SELECTED.format(c='p')} FROM trace_pulled p WHERE p.id < 0 OR NOT EXISTS "
-    "(SELECT 1 FROM trace_spans sp WHERE sp.venue_id = p.venue_id AND "
-    f"{_overlaps('p', 'sp')})"
+    f"SELECT {SELECTED.format(c='p')} FROM trace_pulled p "
+    "LEFT JOIN trace_spans sp ON sp.venue_id = p.venue_id "
+    f"WHERE p.id < 0 OR sp.venue_id IS NULL OR NOT ({_overlaps('p', 'sp')})"
 )
 AT_SPANS = (
     f"SELECT {SELECTED.format(c='c')} FROM trace_spans sp JOIN {CHECKINS} c "
