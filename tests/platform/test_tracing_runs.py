@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from epicore import tracing as engine
@@ -16,6 +17,7 @@ from fangkong.cases.models import Contact, TracingRun
 from fangkong.cases.tracing import _cases_table, _venues_table, pull
 from fangkong.jobs import queue
 from fangkong.people.management.commands.synth import populate
+from fangkong.venues.bulk import read_int64_columns
 from fangkong.venues.models import CheckIn
 
 from .test_synth_db import empty_register  # noqa: F401  (fixture)
@@ -117,3 +119,28 @@ def test_tracers_rerun_with_other_parameters_and_watch_the_run(world, login):
     refused = client.post(f"/cases/{world.case_a.pk}/trace/", {"hops": "3"}, follow=True)
     assert TracingRun.objects.latest("id").pk == run.pk
     assert refused.status_code == 200
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's binary COPY")
+def test_pulled_times_arrive_as_floored_seconds_and_missing_ones_as_null(db):
+    """The pull reads PostgreSQL's binary COPY with numpy (venues.bulk.read_int64_columns):
+    sub-second parts dropped the way the engine's loader drops them, before 2000 and 1970 too,
+    '-infinity' for a missing time; anything but 8-byte fields is refused, not misread."""
+    query = (
+        "SELECT v.id, v.t_in, coalesce(v.t_out, '-infinity') FROM (VALUES "
+        "(1::bigint, timestamptz '2022-03-01 08:00:00.9995+00', NULL::timestamptz), "
+        "(2, timestamptz '1999-12-31 23:59:59.5+00', timestamptz '1969-12-31 23:59:59.25+00')"
+        ") v(id, t_in, t_out) ORDER BY v.id"
+    )
+    table = read_int64_columns(query, ("id", "t_in", "t_out"), times=("t_in", "t_out"))
+    first = int(datetime(2022, 3, 1, 8, tzinfo=ZoneInfo("UTC")).timestamp())
+    assert table.to_pylist() == [
+        {"id": 1, "t_in": first, "t_out": None},
+        {"id": 2, "t_in": 946684799, "t_out": -1},
+    ]
+    empty = read_int64_columns(f"{query} LIMIT 0", ("id", "t_in", "t_out"))
+    assert empty.num_rows == 0 and empty.column_names == ["id", "t_in", "t_out"]
+    with pytest.raises(ValueError, match="8-byte fields"):
+        read_int64_columns("SELECT 1::int", ("n",))
+    with pytest.raises(ValueError, match="8-byte fields"):
+        read_int64_columns("SELECT NULL::bigint", ("n",))

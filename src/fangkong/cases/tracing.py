@@ -15,14 +15,12 @@ Found contacts become Contact records (recoloured and pushed to their counties b
 
 from __future__ import annotations
 
-import io
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -34,7 +32,7 @@ from fangkong.cases import actions
 from fangkong.cases.investigations import itinerary_stays
 from fangkong.cases.models import Case, Classification, RunState, TracingRun
 from fangkong.jobs import queue
-from fangkong.venues.bulk import copy_text
+from fangkong.venues.bulk import copy_text, read_int64_columns
 from fangkong.venues.models import CheckIn, Venue
 
 # A stay is found by its t_in: a check-in that began this long before a window can still overlap
@@ -250,8 +248,8 @@ def _pull_stages(cursor, windows, params, now: datetime, clock: _Clock) -> pa.Ta
     _co_visitors_of(cursor, "trace_pulled")
     clock.lap("B co-visitors", _rows(cursor, "trace_pulled"))
     if params.hops < 2:
-        return _fetch_pulled(cursor)
-    first = _engine(_fetch_pulled(cursor), windows, _one_hop(params))
+        return _fetch_pulled()
+    first = _engine(_fetch_pulled(), windows, _one_hop(params))
     second = _second_windows(first, now, clock)
     cursor.execute("TRUNCATE trace_windows")
     copy_text("trace_windows", ("person_id", "lo", "hi"), second)
@@ -260,7 +258,7 @@ def _pull_stages(cursor, windows, params, now: datetime, clock: _Clock) -> pa.Ta
     cursor.execute(f"INSERT INTO trace_pulled SELECT * FROM trace_own c WHERE {NOT_PULLED}")
     clock.lap("C contacts' check-ins", _rows(cursor, "trace_own"))
     _spans_of(cursor, "trace_own")
-    table = _fetch_pulled(cursor, with_co_visitors=True)
+    table = _fetch_pulled(with_co_visitors=True)
     clock.lap("D their co-visitors", table.num_rows)
     return table
 
@@ -315,10 +313,7 @@ def _spans_of(cursor, source: str) -> None:
 # COPY instead, each check-in once: every row at the spans, plus the rows pulled earlier that
 # the spans do not cover (the same test on the same snapshot: _pull_in_database). Itinerary
 # entries (negative ids) are never check-ins, so always kept.
-SELECTED = (
-    "{c}.id, {c}.person_id, {c}.venue_id, extract(epoch FROM {c}.t_in)::bigint, "
-    "extract(epoch FROM {c}.t_out)::bigint"
-)
+SELECTED = "{c}.id, {c}.person_id, {c}.venue_id, {c}.t_in, coalesce({c}.t_out, '-infinity')"
 # trace_spans holds one row per venue, so a left join finds the one span a row could be in (an
 # OR with NOT EXISTS made PostgreSQL scan the spans once per earlier row).
 EARLIER_NOT_AT_SPANS = (
@@ -332,25 +327,15 @@ AT_SPANS = (
 )
 
 
-def _fetch_pulled(cursor, with_co_visitors: bool = False) -> pa.Table:
-    """trace_pulled (each check-in once) through one COPY into Arrow; with_co_visitors: and
-    everyone at trace_spans (stage D)."""
+def _fetch_pulled(with_co_visitors: bool = False) -> pa.Table:
+    """trace_pulled (each check-in once) into Arrow through one binary COPY (times in whole
+    seconds, floored as the engine's loader does); with_co_visitors: and everyone at
+    trace_spans (stage D)."""
     if with_co_visitors:
         query = f"{EARLIER_NOT_AT_SPANS} UNION ALL {AT_SPANS}"
     else:
         query = f"SELECT {SELECTED.format(c='p')} FROM trace_pulled p"
-    buffer = io.BytesIO()
-    with cursor.cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
-        for chunk in copy:
-            buffer.write(chunk)
-    if not buffer.tell():
-        return PULLED_SCHEMA.empty_table()
-    buffer.seek(0)
-    return pacsv.read_csv(
-        buffer,
-        read_options=pacsv.ReadOptions(column_names=PULLED_SCHEMA.names),
-        convert_options=pacsv.ConvertOptions(column_types=PULLED_SCHEMA),
-    )
+    return read_int64_columns(query, tuple(PULLED_SCHEMA.names), times=("t_in", "t_out"))
 
 
 def _one_hop(params):

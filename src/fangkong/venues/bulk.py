@@ -10,6 +10,7 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from django.core.management.color import no_style
@@ -72,6 +73,56 @@ def copy_arrow(table: str, columns: tuple[str, ...], rows: pa.Table) -> None:
             buffer = io.BytesIO()
             pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
             copy.write(buffer.getbuffer())
+
+
+# COPY … TO STDOUT (FORMAT binary): a signature, flags, a header extension, then per row the
+# field count and per field its length and bytes, then -1 (PostgreSQL docs, "COPY", "Binary
+# Format"). Rows of only 8-byte fields without nulls all have one size, so numpy reads them as
+# one array: the server sends bigints and timestamps without formatting them as text (CSV of
+# a dense outbreak's 18 M pulled check-ins: 12.7 s of server time; binary 7.0 s).
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+PG_EPOCH_S = 946_684_800  # 2000-01-01T00:00:00Z, where PostgreSQL's timestamps count from
+PG_NO_BEGIN = np.iinfo(np.int64).min  # '-infinity': how the queries send a missing time
+
+
+def read_int64_columns(query: str, names: tuple[str, ...], times: tuple[str, ...] = ()):
+    """Run `query` (bigint and timestamptz columns named `names`, no nulls: send a missing
+    time as '-infinity') on PostgreSQL through a binary COPY, into an Arrow table of int64
+    columns; the columns in `times` become epoch seconds (floored), '-infinity' null."""
+    data = bytearray()
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)") as copy:
+            for chunk in copy:
+                data += chunk
+    rows = _binary_rows(data, len(names))
+    columns = {}
+    for i, name in enumerate(names):
+        values = rows[f"c{i}"].astype(np.int64)  # from big-endian
+        if name in times:
+            missing = values == PG_NO_BEGIN
+            seconds = np.floor_divide(values, 1_000_000) + PG_EPOCH_S
+            columns[name] = pa.array(seconds, pa.int64(), mask=missing if missing.any() else None)
+        else:
+            columns[name] = pa.array(values, pa.int64())
+    return pa.table(columns)
+
+
+def _binary_rows(data: bytearray, width: int) -> np.ndarray:
+    layout = [("fields", ">i2")]
+    for i in range(width):
+        layout += [(f"_length{i}", ">i4"), (f"c{i}", ">i8")]
+    row = np.dtype(layout)
+    if data[: len(COPY_SIGNATURE)] != COPY_SIGNATURE or data[-2:] != b"\xff\xff":
+        raise ValueError("not a complete binary COPY stream")
+    start = len(COPY_SIGNATURE) + 8 + int.from_bytes(data[15:19], "big")
+    body = len(data) - 2 - start
+    if body % row.itemsize:
+        raise ValueError("binary COPY rows are not all 8-byte fields without nulls")
+    rows = np.frombuffer(data, row, count=body // row.itemsize, offset=start)
+    lengths = [rows[f"_length{i}"] for i in range(width)]
+    if (rows["fields"] != width).any() or any((length != 8).any() for length in lengths):
+        raise ValueError("binary COPY rows are not all 8-byte fields without nulls")
+    return rows
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
