@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from epicore import tracing as engine
-from fangkong.cases import actions
+from fangkong.cases import actions, tracing
 from fangkong.cases.models import Contact, TracingRun
 from fangkong.cases.tracing import _cases_table, _venues_table, pull
 from fangkong.jobs import queue
@@ -58,7 +58,10 @@ def _busiest_person() -> int:
     )
 
 
-def test_a_confirmed_case_is_traced_and_its_contacts_recorded(city):
+@pytest.mark.parametrize("piece", [100_000, 7], ids=["one piece", "pieces of 7"])
+def test_a_confirmed_case_is_traced_and_its_contacts_recorded(city, piece, monkeypatch):
+    """Recorded in one piece or in many committed ones, the contacts are the same."""
+    monkeypatch.setattr(tracing, "RECORD_PIECE", piece)
     tracer = city.users["tracer_a"]
     person_id = _busiest_person()
     tracer.jurisdiction_id = "3502"  # a city-level tracer, so any resident can be opened
@@ -144,3 +147,15 @@ def test_pulled_times_arrive_as_floored_seconds_and_missing_ones_as_null(db):
         read_int64_columns("SELECT 1::int", ("n",))
     with pytest.raises(ValueError, match="8-byte fields"):
         read_int64_columns("SELECT NULL::bigint", ("n",))
+
+
+def test_pieces_put_close_contacts_first_and_keep_each_person_whole(monkeypatch):
+    monkeypatch.setattr(tracing, "RECORD_PIECE", 2)
+    people = [5, 1, 2, 3, 2, 4, 6, 3]
+    degrees = [1, 2, 2, 2, 2, 2, 1, 2]
+    table = pa.table({"person_id": pa.array(people, pa.int64()), "degree": degrees})
+    pieces = tracing._pieces(table)
+    assert pieces[0].to_pydict() == {"person_id": [5, 6], "degree": [1, 1]}
+    seen = [set(p["person_id"].to_pylist()) for p in pieces[1:]]
+    assert len(seen) == 2 and not seen[0] & seen[1] and seen[0] | seen[1] == {1, 2, 3, 4}
+    assert sum(p.num_rows for p in pieces) == len(people)

@@ -264,14 +264,15 @@ def exposures_in(table: pa.Table) -> list[ExposureIn]:
 
 
 def do_record_exposures(
-    actor, case: Case, exposures: Sequence[ExposureIn] | pa.Table
+    actor, case: Case, exposures: Sequence[ExposureIn] | pa.Table, push: bool = True
 ) -> dict[str, int]:
     """Record contacts of `case`: one Contact per person, kept at the lowest degree found.
 
     Cases are never contacts; an exposure already recorded is not recorded twice. Returns counts
     of contacts created, contacts made closer, exposures added and people skipped as cases.
     Set-wise (a tracing run brings a million exposures, as a table of EXPOSURE_SCHEMA): a
-    handful of queries per thousand exposures, whatever their number.
+    handful of queries per thousand exposures, whatever their number. Contacts living in other
+    counties are pushed there, unless `push` is False (the caller pushes once, later).
     """
     _require(actor)
     table = exposures if isinstance(exposures, pa.Table) else exposure_table(exposures)
@@ -308,7 +309,7 @@ def do_record_exposures(
         )
         people = pc.unique(table["person_id"]).to_pylist()
         request_recolour(people, "fact", f"case:{case.pk}")
-        counts["requests"] = len(_push(actor, case))
+        counts["requests"] = len(_push(actor, case)) if push else 0
     return counts
 
 

@@ -29,6 +29,7 @@ from epicore import tracing as engine
 from fangkong.accounts import audit
 from fangkong.batches import chunks
 from fangkong.cases import actions
+from fangkong.cases.assist import push_contacts
 from fangkong.cases.investigations import itinerary_stays
 from fangkong.cases.models import Case, Classification, RunState, TracingRun
 from fangkong.jobs import queue
@@ -396,9 +397,18 @@ def _report(result) -> dict:
     return {"summary": report.summary(), "timings": dict(report.timings)}
 
 
+# Contacts are recorded in pieces, each committed, so their codes are recoloured by the other
+# workers while the next piece is written: in a dense outbreak one transaction held a million
+# contacts for ~38 s while a worker sat idle, then ~45 s of recolouring began (docs/benchmarks.md).
+# Close contacts go first (their codes turn red first). A run that dies halfway keeps the pieces
+# written; its retry records the rest (recording is idempotent).
+RECORD_PIECE = 100_000  # secondary contacts per transaction
+
+
 def _record(run: TracingRun, cases: list[Case], contacts: pa.Table) -> dict:
     """Contacts -> exposures of the case they came through (a secondary contact: its close
-    contact's case), handed over as one table per case (actions.EXPOSURE_SCHEMA)."""
+    contact's case), handed over as tables (actions.EXPOSURE_SCHEMA) in committed pieces; then
+    each case's contacts in other counties are pushed there, once."""
     # Companions come from location pings: not pulled by the platform yet.
     traced = contacts.filter(pc.is_in(contacts["degree"], value_set=pa.array(["1", "2"])))
     case_pk = _case_of_each(traced, cases)
@@ -415,15 +425,28 @@ def _record(run: TracingRun, cases: list[Case], contacts: pa.Table) -> dict:
         }
     )
     totals: dict[str, int] = defaultdict(int)
-    with transaction.atomic():
-        for case in cases:
-            mine = exposures.filter(pc.equal(case_pk, case.pk))
-            if not mine.num_rows:
-                continue
-            counts = actions.do_record_exposures(run.created_by, case, mine)
+    for case in cases:
+        mine = exposures.filter(pc.equal(case_pk, case.pk))
+        for piece in _pieces(mine):
+            with transaction.atomic():
+                counts = actions.do_record_exposures(run.created_by, case, piece, push=False)
             for key, value in counts.items():
                 totals[key] += value
+        if mine.num_rows:
+            with transaction.atomic():
+                totals["requests"] += len(push_contacts(run.created_by, case))
     return dict(totals)
+
+
+def _pieces(exposures: pa.Table) -> list[pa.Table]:
+    """Close contacts' exposures, then secondary contacts' in pieces of about RECORD_PIECE
+    people (everyone's exposures in one piece; the engine names each person at one degree)."""
+    close = exposures.filter(pc.equal(exposures["degree"], 1))
+    secondary = exposures.filter(pc.equal(exposures["degree"], 2))
+    count = max(1, -(-len(pc.unique(secondary["person_id"])) // RECORD_PIECE))
+    bucket = pc.remainder(secondary["person_id"], count)
+    pieces = [close, *(secondary.filter(pc.equal(bucket, n)) for n in range(count))]
+    return [piece for piece in pieces if piece.num_rows]
 
 
 def _case_of_each(contacts: pa.Table, cases: list[Case]) -> pa.Array:
