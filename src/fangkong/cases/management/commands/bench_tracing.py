@@ -124,6 +124,7 @@ class Command(BaseCommand):
     def _wait(self, case: Case, start: float, timeout: float) -> list[tuple[str, float]]:
         """Poll until traced, recorded, recoloured and pushed; when each became true."""
         stages: list[tuple[str, float]] = []
+        polls = 0
         while True:
             elapsed = time.perf_counter() - start
             if elapsed > timeout:
@@ -131,13 +132,27 @@ class Command(BaseCommand):
             run = TracingRun.objects.filter(cases=case).order_by("-id").first()
             if run is not None and run.state == "failed":
                 raise CommandError(f"tracing run {run.pk} failed: {run.error}")
+            polls += 1
+            if not stages and polls % 5 == 0 and self._close_red(case):  # ~once a second
+                stages.append(("close contacts red", elapsed))
             done = run is not None and run.state == "done"
-            if done and not stages:
+            if done and not any(name == "traced and recorded" for name, _ in stages):
                 stages.append(("traced and recorded", elapsed))
             if done and self._recoloured(case) and self._pushed(case):
                 stages.append(("recoloured and pushed", elapsed))
                 return stages
             time.sleep(0.2)
+
+    @staticmethod
+    def _close_red(case: Case) -> bool:
+        """The close contacts are recorded (in one transaction, before the secondary ones) and
+        every one of them is red: the figure that matters most to the people around them."""
+        close = Contact.objects.filter(case=case, degree=1).values("person_id")
+        total = close.count()
+        return (
+            total > 0
+            and CodeState.objects.filter(person_id__in=close, colour="red").count() == total
+        )
 
     @staticmethod
     def _recoloured(case: Case) -> bool:
