@@ -299,6 +299,11 @@ def do_record_exposures(
             listed = exposures_in(kept)
             contacts = _contacts_of(case, listed, counts)
             counts["exposures"] = _add_exposures(case, contacts, listed)
+        people = pc.unique(table["person_id"]).to_pylist()
+        request_recolour(people, "fact", f"case:{case.pk}")
+        counts["requests"] = len(_push(actor, case)) if push else 0
+        # Last: writing to the audit chain locks its head until commit, and the recolouring
+        # workers write to it too (they waited ~6 s behind a long recording).
         audit.record(
             actor,
             "case.contacts",
@@ -307,9 +312,6 @@ def do_record_exposures(
             jurisdiction_code=case.jurisdiction_id,
             details=counts,
         )
-        people = pc.unique(table["person_id"]).to_pylist()
-        request_recolour(people, "fact", f"case:{case.pk}")
-        counts["requests"] = len(_push(actor, case)) if push else 0
     return counts
 
 

@@ -432,9 +432,8 @@ def _record(run: TracingRun, cases: list[Case], contacts: pa.Table) -> dict:
                 counts = actions.do_record_exposures(run.created_by, case, piece, push=False)
             for key, value in counts.items():
                 totals[key] += value
-        if mine.num_rows:
-            with transaction.atomic():
-                totals["requests"] += len(push_contacts(run.created_by, case))
+        if mine.num_rows:  # one request per county, each its own transaction
+            totals["requests"] += len(push_contacts(run.created_by, case))
     return dict(totals)
 
 
