@@ -374,7 +374,12 @@ def execute(run: TracingRun, job=None) -> dict:
     now = timezone.now()
     cases = list(run.cases.all())
     windows = _windows(cases, now)
-    params = engine.TraceParams(min_overlap_s=run.min_overlap_s, hops=run.hops)
+    # No count of identical check-ins: the pull gives each stored check-in once, repeated
+    # scans are merged when they arrive (venues.scanning), and repeats never change contacts;
+    # counting them was 1.5 s of the engine's 7 s on a dense outbreak's 19 M pulled rows.
+    params = engine.TraceParams(
+        min_overlap_s=run.min_overlap_s, hops=run.hops, check_duplicates=False
+    )
     clock = _Clock()
     rows = pull(windows, params, now, clock)
     if job is not None:
