@@ -304,10 +304,10 @@ def test_an_exposure_through_an_unregistered_person_or_venue_writes_nothing(worl
     good = _exposure(world.person_a, world.person_a2, 1, start)
     exposures_before = Exposure.objects.count()
     through_nobody = actions.ExposureIn(world.person_b.pk, 10**12, 1, start, start)
-    with pytest.raises(actions.NotAContact, match="came through is not registered"):
+    with pytest.raises(actions.NotAContact, match="传播来源人员未登记"):
         actions.do_record_exposures(tracer, case, [good, through_nobody])
     nowhere = actions.ExposureIn(world.person_b.pk, world.person_a2.pk, 1, start, start, 10**12)
-    with pytest.raises(actions.NotAContact, match="venue that is not registered"):
+    with pytest.raises(actions.NotAContact, match="场所未登记"):
         actions.do_record_exposures(tracer, case, [good, nowhere])
     assert not Contact.objects.filter(person=world.person_a).exists()
     assert Exposure.objects.count() == exposures_before
