@@ -334,25 +334,3 @@ def test_deleting_what_contacts_name_is_still_guarded(world):
     contact.delete()
     assert not Exposure.objects.filter(contact_id=contact.pk).exists()
 
-
-def test_recording_contacts_holds_the_writers_lock_until_commit(world):
-    """On PostgreSQL contacts are inserted without ON CONFLICT: every recorder holds one
-    advisory lock until its transaction ends, so none can miss another's new contact."""
-    from django.db import connection
-
-    from fangkong.cases.bulk_contacts import CONTACT_WRITERS_LOCK
-
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's advisory lock")
-    tracer, case = world.users["tracer_a"], world.case_a
-    start = case.window_start + timedelta(days=1)
-    actions.do_record_exposures(
-        tracer, case, [_exposure(world.person_a, world.person_a2, 1, start)]
-    )
-    with connection.cursor() as cursor:  # the test's transaction is still open
-        cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND pid = pg_backend_pid() AND objid = %s",
-            [CONTACT_WRITERS_LOCK],
-        )
-        assert cursor.fetchone()[0] == 1

@@ -149,13 +149,13 @@ def test_pulled_times_arrive_as_floored_seconds_and_missing_ones_as_null(db):
         read_int64_columns("SELECT NULL::bigint", ("n",))
 
 
-def test_pieces_put_close_contacts_first_and_keep_each_person_whole(monkeypatch):
+def test_pieces_keep_close_contacts_apart_and_each_person_whole(monkeypatch):
     monkeypatch.setattr(tracing, "RECORD_PIECE", 2)
     people = [5, 1, 2, 3, 2, 4, 6, 3]
     degrees = [1, 2, 2, 2, 2, 2, 1, 2]
     table = pa.table({"person_id": pa.array(people, pa.int64()), "degree": degrees})
-    pieces = tracing._pieces(table)
-    assert pieces[0].to_pydict() == {"person_id": [5, 6], "degree": [1, 1]}
-    seen = [set(p["person_id"].to_pylist()) for p in pieces[1:]]
+    close, secondary = tracing._pieces(table)
+    assert close.to_pydict() == {"person_id": [5, 6], "degree": [1, 1]}
+    seen = [set(p["person_id"].to_pylist()) for p in secondary]
     assert len(seen) == 2 and not seen[0] & seen[1] and seen[0] | seen[1] == {1, 2, 3, 4}
-    assert sum(p.num_rows for p in pieces) == len(people)
+    assert close.num_rows + sum(p.num_rows for p in secondary) == len(people)

@@ -20,7 +20,6 @@ from fangkong.venues.bulk import copy_arrow
 CONTACTS = Contact._meta.db_table
 EXPOSURES = Exposure._meta.db_table
 PEOPLE = Person._meta.db_table
-CONTACT_WRITERS_LOCK = 4_150_001  # pg_advisory_xact_lock key: "cases.contact inserts"
 
 
 def record(case, exposures: pa.Table, counts: dict) -> None:
@@ -41,11 +40,6 @@ def record(case, exposures: pa.Table, counts: dict) -> None:
         )
         if cursor.fetchone()[0]:
             raise LookupError("unregistered person")
-        # One recorder of contacts at a time (until this transaction ends): the NOT EXISTS below
-        # then cannot miss a contact another writer is inserting, so the insert needs no ON
-        # CONFLICT (its speculative insertion cost ~4 s of a million contacts). Readers and
-        # status changes do not wait; a tracing run records in pieces of seconds each.
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CONTACT_WRITERS_LOCK])
         # Contacts already known are locked first (as select_for_update does in the ORM path).
         cursor.execute(
             "SELECT count(*) FILTER (WHERE pd < cd) FROM (SELECT c.degree AS cd, p.degree AS pd "
@@ -59,14 +53,19 @@ def record(case, exposures: pa.Table, counts: dict) -> None:
             "SELECT p.person_id, pe.jurisdiction_id, p.degree, %s, p.last_exposure, %s, now(), "
             f"now() FROM rec_people p JOIN {PEOPLE} pe ON pe.id = p.person_id "
             f"WHERE NOT EXISTS (SELECT 1 FROM {CONTACTS} c WHERE c.person_id = p.person_id) "
-            "ORDER BY p.person_id RETURNING person_id) "
+            # ON CONFLICT for a contact another writer inserts meanwhile (~4 s of a million
+            # contacts). An advisory lock held by every recorder instead would deadlock with the
+            # audit chain's lock: a Go.Data import audits, then records; a tracing run records,
+            # then audits.
+            "ORDER BY p.person_id ON CONFLICT (person_id) DO NOTHING RETURNING person_id) "
             "SELECT count(*), count(*) FILTER (WHERE p.degree < p.first_degree) "
             "FROM added a JOIN rec_people p ON p.person_id = a.person_id",
             [case.pk, ContactStatus.TO_LOCATE],
         )
         counts["created"], closer_new = cursor.fetchone()
         counts["closer"] = closer_known + closer_new
-        # Known contacts: closer moves them to this case; a later exposure extends their last one.
+        # Known contacts (and any created by another writer meanwhile): closer moves them to
+        # this case; a later exposure extends their last one.
         cursor.execute(
             f"UPDATE {CONTACTS} c SET degree = least(c.degree, p.degree), "
             "case_id = CASE WHEN p.degree < c.degree THEN %s ELSE c.case_id END, "

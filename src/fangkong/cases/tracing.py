@@ -430,27 +430,32 @@ def _record(run: TracingRun, cases: list[Case], contacts: pa.Table) -> dict:
         }
     )
     totals: dict[str, int] = defaultdict(int)
-    for case in cases:
-        mine = exposures.filter(pc.equal(case_pk, case.pk))
-        for piece in _pieces(mine):
-            with transaction.atomic():
-                counts = actions.do_record_exposures(run.created_by, case, piece, push=False)
-            for key, value in counts.items():
-                totals[key] += value
-        if mine.num_rows:  # one request per county, each its own transaction
+    split = [(case, *_pieces(exposures.filter(pc.equal(case_pk, case.pk)))) for case in cases]
+    # Every case's close contacts before anyone's secondary contacts.
+    in_order = [(case, close) for case, close, _ in split]
+    in_order += [(case, piece) for case, _, secondary in split for piece in secondary]
+    for case, piece in in_order:
+        if not piece.num_rows:
+            continue
+        with transaction.atomic():
+            counts = actions.do_record_exposures(run.created_by, case, piece, push=False)
+        for key, value in counts.items():
+            totals[key] += value
+    for case, close, secondary in split:
+        if close.num_rows or secondary:  # one request per county, each its own transaction
             totals["requests"] += len(push_contacts(run.created_by, case))
     return dict(totals)
 
 
-def _pieces(exposures: pa.Table) -> list[pa.Table]:
-    """Close contacts' exposures, then secondary contacts' in pieces of about RECORD_PIECE
-    people (everyone's exposures in one piece; the engine names each person at one degree)."""
+def _pieces(exposures: pa.Table) -> tuple[pa.Table, list[pa.Table]]:
+    """Close contacts' exposures, and secondary contacts' in pieces of about RECORD_PIECE people
+    (everyone's exposures in one piece; the engine names each person at one degree)."""
     close = exposures.filter(pc.equal(exposures["degree"], 1))
     secondary = exposures.filter(pc.equal(exposures["degree"], 2))
     count = max(1, -(-len(pc.unique(secondary["person_id"])) // RECORD_PIECE))
     bucket = pc.remainder(secondary["person_id"], count)
-    pieces = [close, *(secondary.filter(pc.equal(bucket, n)) for n in range(count))]
-    return [piece for piece in pieces if piece.num_rows]
+    pieces = (secondary.filter(pc.equal(bucket, n)) for n in range(count))
+    return close, [piece for piece in pieces if piece.num_rows]
 
 
 def _case_of_each(contacts: pa.Table, cases: list[Case]) -> pa.Array:
