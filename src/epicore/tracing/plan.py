@@ -111,8 +111,7 @@ def stages(
         yield ("long_checkins", long_checkins_sql(facts))
     yield ("case_stays", case_stays_sql())
     side = smaller_side(count("cases"), facts.people - count("cases"))
-    asof = looks_up(side, "case_stays", params, dialect, count)
-    near = span("case_stays") if side == "sources" else (None, None)
+    asof, near = source_shortcuts(side, "case_stays", params, dialect, count, span)
     yield from venue_hop(
         "found_1", fixed("case_stays"), "cases", side, asof, near, params, dialect, facts
     )
@@ -125,8 +124,7 @@ def stages(
             # internal error, "dict-surviving cache", seen when it was a subquery here)
             yield ("contact_stays", contact_stays_sql("checkins"))
             sources = fixed("contact_stays")
-        asof = looks_up(side, "contact_stays", params, dialect, count)
-        near = span("contact_stays") if side == "sources" else (None, None)
+        asof, near = source_shortcuts(side, "contact_stays", params, dialect, count, span)
         yield from venue_hop(
             "found_2", sources, "excluded_2", side, asof, near, params, dialect, facts
         )
@@ -159,13 +157,22 @@ def streamed_contact_stays(checkins: str, chunk: Chunk) -> str:
     return f"({contact_stays_sql(checkins, where)})"
 
 
-def looks_up(
-    side: str, sources: str, params: TraceParams, d: Dialect, count: Callable[[str], int]
-) -> bool:
-    """Whether a hop looks up each candidate stay's best source (ASOF, venue_hop_asof_sql)
-    instead of joining pairs: when the sources are the small side, held in table `sources`,
-    with at least params.asof_min_sources stays. Changes speed only, never the answer."""
-    return side == "sources" and d.asof and count(sources) >= params.asof_min_sources
+def source_shortcuts(
+    side: str,
+    sources: str,
+    params: TraceParams,
+    d: Dialect,
+    count: Callable[[str], int],
+    span: Callable[[str], Span],
+) -> tuple[bool, Span]:
+    """What a hop whose sources are the small side, held in table `sources`, may use: whether
+    it looks up each candidate stay's best source (ASOF, venue_hop_asof_sql) instead of
+    joining pairs (with at least params.asof_min_sources stays), and the sources' span
+    (within_span). Neither when the candidates are the small side. Speed only, never the
+    answer."""
+    if side != "sources":
+        return False, (None, None)
+    return d.asof and count(sources) >= params.asof_min_sources, span(sources)
 
 
 def smaller_side(source_people: int, candidate_people: int) -> str:
