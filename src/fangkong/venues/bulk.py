@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 import numpy as np
@@ -38,16 +39,22 @@ def copy_rows(model, columns: tuple[str, ...], rows: Iterable[tuple], lines=None
     model.objects.bulk_create(batch)
 
 
-def copy_text(table: str, columns: tuple[str, ...], rows) -> None:
-    """PostgreSQL COPY in text format written in large chunks (psycopg's per-row writer costs
-    ~7 µs a row, several seconds for a million rows). Rows are tuples or ready text lines."""
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    # Django's error wrapping too (a duplicate key is an IntegrityError, as from the ORM).
+@contextmanager
+def _copy(sql: str) -> Iterator:
+    """psycopg's COPY on Django's connection, its errors wrapped as Django's (a duplicate key
+    is an IntegrityError, as from the ORM)."""
     with (
         connection.wrap_database_errors,
         connection.cursor() as cursor,
         cursor.cursor.copy(sql) as copy,
     ):
+        yield copy
+
+
+def copy_text(table: str, columns: tuple[str, ...], rows) -> None:
+    """PostgreSQL COPY in text format written in large chunks (psycopg's per-row writer costs
+    ~7 µs a row, several seconds for a million rows). Rows are tuples or ready text lines."""
+    with _copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         lines: list[str] = []
         for row in rows:
             lines.append(row if isinstance(row, str) else "\t".join(map(copy_value, row)))
@@ -63,12 +70,7 @@ def copy_arrow(table: str, columns: tuple[str, ...], rows: pa.Table) -> None:
     pyarrow in C++: a million exposures in ~1 s where copy_text's per-value Python took ~17 s
     (timestamps through isoformat above all). Nulls go as empty fields, strings quoted, so an
     empty string stays one."""
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
-    with (
-        connection.wrap_database_errors,
-        connection.cursor() as cursor,
-        cursor.cursor.copy(sql) as copy,
-    ):
+    with _copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
         for batch in rows.to_batches(max_chunksize=50_000):
             buffer = io.BytesIO()
             pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
@@ -90,10 +92,9 @@ def read_int64_columns(query: str, names: tuple[str, ...], times: tuple[str, ...
     time as '-infinity') on PostgreSQL through a binary COPY, into an Arrow table of int64
     columns; the columns in `times` become epoch seconds (floored), '-infinity' null."""
     data = bytearray()
-    with connection.wrap_database_errors, connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)") as copy:
-            for chunk in copy:
-                data += chunk
+    with _copy(f"COPY ({query}) TO STDOUT (FORMAT binary)") as copy:
+        for chunk in copy:
+            data += chunk
     rows = _binary_rows(data, len(names))
     columns = {}
     for i, name in enumerate(names):
@@ -114,7 +115,9 @@ def _binary_rows(data: bytearray, width: int) -> np.ndarray:
     row = np.dtype(layout)
     if data[: len(COPY_SIGNATURE)] != COPY_SIGNATURE or data[-2:] != b"\xff\xff":
         raise ValueError("not a complete binary COPY stream")
-    start = len(COPY_SIGNATURE) + 8 + int.from_bytes(data[15:19], "big")
+    flags_end = len(COPY_SIGNATURE) + 4  # then the header extension's length, 4 bytes
+    extension = int.from_bytes(data[flags_end : flags_end + 4], "big")
+    start = flags_end + 4 + extension
     body = len(data) - 2 - start
     if body % row.itemsize:
         raise ValueError("binary COPY rows are not all 8-byte fields without nulls")
