@@ -147,12 +147,8 @@ class Command(BaseCommand):
     def _close_red(case: Case) -> bool:
         """The close contacts are recorded (in one transaction, before the secondary ones) and
         every one of them is red: the figure that matters most to the people around them."""
-        close = Contact.objects.filter(case=case, degree=1).values("person_id")
-        total = close.count()
-        return (
-            total > 0
-            and CodeState.objects.filter(person_id__in=close, colour="red").count() == total
-        )
+        close, red = _close_and_red(case)
+        return close > 0 and red == close
 
     @staticmethod
     def _recoloured(case: Case) -> bool:
@@ -161,13 +157,18 @@ class Command(BaseCommand):
         contacts get depends on the rule set in force)."""
         if Job.objects.filter(kind="healthcode.recolour", state__in=BUSY).exists():
             return False
-        close = Contact.objects.filter(case=case, degree=1).values("person_id")
-        red = CodeState.objects.filter(person_id__in=close, colour="red").count()
-        return red == len(close)
+        close, red = _close_and_red(case)
+        return red == close
 
     @staticmethod
     def _pushed(case: Case) -> bool:
         return AssistanceItem.objects.filter(request__case=case).count() == _outside(case)
+
+
+def _close_and_red(case: Case) -> tuple[int, int]:
+    """How many close contacts the case has, and how many of them are red."""
+    close = Contact.objects.filter(case=case, degree=1).values("person_id")
+    return close.count(), CodeState.objects.filter(person_id__in=close, colour="red").count()
 
 
 def _outside(case: Case) -> int:
