@@ -134,13 +134,17 @@ def page_as(browser, server):
         context.close()
 
 
+def server_database(server) -> sqlite3.Connection:
+    """The test server's SQLite database, to read (as a context manager: one transaction)."""
+    return sqlite3.connect(next(server["data"].glob("*.sqlite3")))
+
+
 def a_person_to_open_a_case_for(server, county: str = "350203") -> int:
     """Someone of `county` with check-ins and no case yet, and not resident_a (whose code other
     tests expect green). Chosen from the server's database, not by position in the people list:
     files share a server per test worker, in an order that varies, and an earlier file's import
     (Go.Data) puts people with cases at the top of that list."""
-    database = next(server["data"].glob("*.sqlite3"))
-    with sqlite3.connect(database) as db:
+    with server_database(server) as db:
         row = db.execute(
             "SELECT p.id FROM people_person p WHERE p.jurisdiction_id LIKE ? || '%'"
             " AND EXISTS (SELECT 1 FROM venues_checkin c WHERE c.person_id = p.id)"

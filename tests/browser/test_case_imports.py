@@ -3,16 +3,16 @@ and Go.Data exports with their mapping report."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
+
+from tests.browser.conftest import server_database
 
 DATA = Path(__file__).parents[1] / "platform" / "godata_data"
 HEADER = "协查编号,序号,姓名,证件类型,证件号码,手机号码,现住址编码,详细地址,暴露情况,核查状态,备注"
 
 
 def _a_resident(server) -> tuple[str, str, str]:
-    database = next(server["data"].glob("*.sqlite3"))
-    with sqlite3.connect(database) as db:
+    with server_database(server) as db:
         return db.execute(
             "SELECT name, doc_number, jurisdiction_id FROM people_person WHERE jurisdiction_id "
             "LIKE '350203%' AND doc_type = 'resident_id' ORDER BY id DESC LIMIT 1"
