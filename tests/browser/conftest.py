@@ -157,6 +157,17 @@ def a_person_to_open_a_case_for(server, county: str = "350203") -> int:
     return row[0]
 
 
+def follow(page, target) -> None:
+    """Click a link or button (selector or locator) that loads another page, and wait until it
+    has loaded. A bare click returns once the navigation starts; count() does not wait, so a
+    count read right after it can see the old page or a half-received new one (0 rows)."""
+    with page.expect_navigation():
+        if isinstance(target, str):
+            page.click(target)  # the first match, as page.click does (a locator must be unique)
+        else:
+            target.click()
+
+
 def open_confirmed_case(page, server) -> None:
     """As a tracer: open a confirmed case (onset 2022-03-02) for a fresh person of county A."""
     page.goto(f"{server['url']}/people/{a_person_to_open_a_case_for(server)}/")

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import segno
 
-from tests.browser.conftest import launched_chromium
+from tests.browser.conftest import follow, launched_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -131,7 +131,7 @@ def test_a_certificate_is_checked_by_camera_and_by_paste(page_as, server, camera
 
 def _a_person_of_county_a(page, not_this_one: str) -> str:
     """Someone other than resident_a: other tests expect resident_a's code to stay green."""
-    page.click("nav >> text=人员")
+    follow(page, "nav >> text=人员")
     links = page.locator("[data-testid=people] tbody tr a")
     hrefs = [links.nth(i).get_attribute("href") for i in range(min(links.count(), 5))]
     return next(h.rstrip("/").split("/")[-1] for h in hrefs if not h.endswith(f"/{not_this_one}/"))

@@ -4,7 +4,7 @@ deadlines and who is late; headquarters see the late count of the county."""
 
 from __future__ import annotations
 
-from tests.browser.conftest import open_confirmed_case
+from tests.browser.conftest import follow, open_confirmed_case
 
 
 def _open_case(page, server) -> str:
@@ -55,9 +55,9 @@ def test_headquarters_see_late_investigations_per_county(page_as, server):
     tracer = page_as("tracer_a")
     _open_case(tracer, server)
     page = page_as("command")
-    page.click("nav >> text=流调报告")
+    follow(page, "nav >> text=流调报告")
     assert "思明区" in page.locator("[data-testid=rollup]").inner_text()
-    page.click("[data-testid=late-only]")
+    follow(page, "[data-testid=late-only]")
     assert page.locator("[data-testid=investigations] tbody tr [data-testid=late]").count() >= 1
 
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import open_confirmed_case
+from tests.browser.conftest import follow, open_confirmed_case
 
 pytestmark = pytest.mark.browser
 
@@ -12,13 +12,13 @@ pytestmark = pytest.mark.browser
 def test_login_search_open_and_reveal_with_audit(page_as, server):
     page = page_as("tracer_a")
     assert "疫情防控一体化平台" in page.content()
-    page.click("text=人员")
+    follow(page, "text=人员")
     rows = page.locator("[data-testid=people] tbody tr")
     assert rows.count() > 0
     first_name = rows.first.locator("td").first.inner_text()
     page.fill("input[name=q]", first_name)
-    page.click("button:has-text('查询')")
-    page.locator("[data-testid=people] tbody tr a").first.click()
+    follow(page, "button:has-text('查询')")
+    follow(page, page.locator("[data-testid=people] tbody tr a").first)
     masked = page.locator("[data-testid=doc]").inner_text()
     assert re.fullmatch(r"\d{4}\*{10}[\dX]{4}", masked)
     page.fill("input[name=reason]", "密接电话流调")
@@ -49,7 +49,7 @@ def test_tree_browser_walks_down_to_grids(page_as):
     page.click("text=辖区")
     assert "厦门市" in page.locator("h1").inner_text()
     for _ in range(4):  # county, township, community, grid
-        page.locator("[data-testid=children] tbody tr a").first.click()
+        follow(page, page.locator("[data-testid=children] tbody tr a").first)
     assert "网格" in page.locator("h1").inner_text()
     assert page.locator("[data-testid=children]").count() == 0
 
@@ -86,8 +86,8 @@ def test_resident_sees_only_their_own_record(page_as, server):
 
 def test_resident_scans_a_venue_poster(page_as):
     operator = page_as("venue_a")
-    operator.click("nav >> text=场所")
-    operator.locator("[data-testid=venues] a:has-text('场所码')").first.click()
+    follow(operator, "nav >> text=场所")
+    follow(operator, operator.locator("[data-testid=venues] a:has-text('场所码')").first)
     assert operator.locator("[data-testid=qr] svg").count() == 1
     token = operator.locator("[data-testid=token]").inner_text()
     resident = page_as("resident_a")
@@ -104,7 +104,7 @@ def test_a_confirmed_case_is_traced_and_its_contacts_appear(page_as, server):
     """The mission in one test: open a case, the worker traces it, contacts and graph appear."""
     page = page_as("tracer_a")
     open_confirmed_case(page, server)
-    page.locator("[data-testid=runs] a").first.click()
+    follow(page, page.locator("[data-testid=runs] a").first)
     for _ in range(60):  # the run page refreshes itself every 3 s while the worker traces
         if page.locator("[data-testid=state]").inner_text() in ("已完成", "失败"):
             break
@@ -112,8 +112,8 @@ def test_a_confirmed_case_is_traced_and_its_contacts_appear(page_as, server):
         page.reload()
     assert page.locator("[data-testid=state]").inner_text() == "已完成"
     assert int(page.locator("[data-testid=close]").inner_text()) > 0
-    page.locator("[data-testid=run] a").first.click()
+    follow(page, page.locator("[data-testid=run] a").first)
     assert page.locator("[data-testid=contacts] tbody tr").count() > 0
-    page.click("nav >> text=传播链")
+    follow(page, "nav >> text=传播链")
     assert page.locator("[data-testid=graph] .node.case").count() >= 1
     assert page.locator("[data-testid=graph] .node.close").count() >= 1
