@@ -34,7 +34,11 @@ class AnyOf(models.Lookup):
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s)", [*lhs_params, self.rhs]
+            # The array as one text literal: Django's psycopg cursor binds on the client, and
+            # psycopg quoted a list element by element in Python (4 s of a benchmark tracing
+            # run's recolouring: nine such queries per job of 5,000 people).
+            literal = "{" + ",".join(map(str, self.rhs)) + "}"
+            return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, literal]
         if not self.rhs:
             return "1 = 0", list(lhs_params)
         marks = ", ".join(["%s"] * len(self.rhs))
