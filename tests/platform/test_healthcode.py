@@ -7,14 +7,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from epicore import healthcode as engine
 from epicore.healthcode.keys import KeyRing
 from epicore.healthcode.tokens import TokenRejected, verify_health_token
 from fangkong.accounts import audit
 from fangkong.accounts.models import AuditEntry
 from fangkong.cases import actions
+from fangkong.cases.models import Contact, Degree
 from fangkong.healthcode import keys
 from fangkong.healthcode.models import CodeState, ColourChange
-from fangkong.healthcode.recolour import recolour
+from fangkong.healthcode.recolour import facts_for, recolour
 from fangkong.healthcode.service import code_of, read_scanned_code
 from fangkong.jobs import queue
 from fangkong.jobs.models import Job
@@ -199,3 +201,31 @@ def test_the_any_lookup_finds_exactly_the_listed_people(world):
     assert set(through_key) == set(
         CodeState.objects.filter(person_id__in=wanted).values_list("person_id", flat=True)
     )
+
+
+def test_a_contacts_fact_starts_at_its_last_exposure_a_companions_when_flagged(world):
+    """The two kinds of contact rows anchor their facts on different times (facts_for reads
+    one time per row, chosen in the query)."""
+    exposure = datetime(2022, 4, 1, 10, tzinfo=SHANGHAI)
+    actions.do_record_exposures(
+        world.users["tracer_a"],
+        world.case_a,
+        [actions.ExposureIn(world.person_a.pk, world.person_a2.pk, 1, exposure, exposure)],
+    )
+    companion, _ = Contact.objects.update_or_create(  # person_b may be a contact already
+        person=world.person_b,
+        defaults={
+            "jurisdiction": world.person_b.jurisdiction,
+            "degree": Degree.COMPANION,
+            "case": world.case_a,
+            "last_exposure": exposure,
+        },
+    )
+    facts = facts_for([world.person_a.pk, world.person_b.pk])
+    contact = Contact.objects.get(person=world.person_a)
+    assert (
+        engine.Contact("close", exposure, ref=f"contact:{contact.pk}") in facts[world.person_a.pk]
+    )
+    flags = [f for f in facts[world.person_b.pk] if isinstance(f, engine.CompanionFlag)]
+    assert flags == [engine.CompanionFlag(companion.created_at, ref=f"contact:{companion.pk}")]
+    assert companion.created_at != exposure

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from epicore import healthcode as engine
@@ -50,11 +50,11 @@ def facts_for(person_ids: Iterable[int]) -> dict[int, list]:
         facts[person_id].append(
             engine.CaseStatus(CASE_STATUS[classification], reported_at, ref=f"case:{pk}")
         )
-    contacts = Contact.objects.filter(person__any=ids)
-    for pk, person_id, degree, last_exposure, created_at in contacts.values_list(
-        "pk", "person_id", "degree", "last_exposure", "created_at"
+    contacts = Contact.objects.filter(person__any=ids).annotate(anchor=CONTACT_ANCHOR)
+    for pk, person_id, degree, anchor in contacts.values_list(
+        "pk", "person_id", "degree", "anchor"
     ):
-        facts[person_id].append(_contact_fact(pk, degree, last_exposure, created_at))
+        facts[person_id].append(_contact_fact(pk, degree, anchor))
     for person_id, fact in _quarantine_facts(ids):
         facts[person_id].append(fact)
     # An open recall (混采阳性, retest due) is a fact until its individual result replaces it.
@@ -93,11 +93,21 @@ def _quarantine_facts(ids):
         )
 
 
-def _contact_fact(pk: int, degree: int, last_exposure, created_at):
+# The one time a contact's fact starts from: a companion flag from when it was recorded, a
+# contact from the last exposure. One timestamp per row, not two: loading a timestamp through
+# Django's time-zone loader costs ~2.5 µs in Python, 2.6 s of a million contacts.
+CONTACT_ANCHOR = models.Case(
+    models.When(degree=Degree.COMPANION, then=models.F("created_at")),
+    default=models.F("last_exposure"),
+    output_field=models.DateTimeField(),
+)
+
+
+def _contact_fact(pk: int, degree: int, anchor: datetime):
     ref = f"contact:{pk}"
     if degree == Degree.COMPANION:
-        return engine.CompanionFlag(created_at, ref=ref)
-    return engine.Contact(CONTACT_DEGREE[degree], last_exposure, ref=ref)
+        return engine.CompanionFlag(anchor, ref=ref)
+    return engine.Contact(CONTACT_DEGREE[degree], anchor, ref=ref)
 
 
 def _reason_record(reason) -> dict:
