@@ -4,7 +4,7 @@ references of high-volume rows that PostgreSQL does not check one by one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
 from django.db import models
@@ -17,8 +17,23 @@ def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
+class Ids:
+    """Integer ids for `field__any`, passed whole. Django resolves and type-checks the items of
+    a list or tuple one by one before a lookup sees them (~8 % of a recolouring job of 5,000
+    people, which asks eight such queries); this holder is neither, so it goes through as one
+    value."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Iterable[int]) -> None:
+        self.values = [int(value) for value in values]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
 class AnyOf(models.Lookup):
-    """`field__any=ids`: the rows whose field is one of `ids` (integers).
+    """`field__any=ids`: the rows whose field is one of `ids` (integers, or an Ids of them).
 
     On PostgreSQL one array parameter (`= ANY(%s)`); elsewhere an IN list. Django's `__in`
     handles every id as its own parameter, in Python, twice (Django, then psycopg splitting the
@@ -29,6 +44,8 @@ class AnyOf(models.Lookup):
     prepare_rhs = False
 
     def get_prep_lookup(self) -> list[int]:
+        if isinstance(self.rhs, Ids):
+            return self.rhs.values
         return [int(value) for value in self.rhs]
 
     def as_sql(self, compiler, connection):

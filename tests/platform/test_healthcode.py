@@ -12,6 +12,7 @@ from epicore.healthcode.keys import KeyRing
 from epicore.healthcode.tokens import TokenRejected, verify_health_token
 from fangkong.accounts import audit
 from fangkong.accounts.models import AuditEntry
+from fangkong.batches import Ids
 from fangkong.cases import actions
 from fangkong.cases.models import Contact, Degree
 from fangkong.healthcode import keys
@@ -195,7 +196,10 @@ def test_the_any_lookup_finds_exactly_the_listed_people(world):
     wanted = [world.person_a2.pk, world.person_a.pk, 10**12]  # one id that nobody has
     found = set(Person.objects.filter(pk__any=wanted).values_list("pk", flat=True))
     assert found == {world.person_a.pk, world.person_a2.pk}
+    held = Person.objects.filter(pk__any=Ids(str(pk) for pk in wanted)).values_list("pk", flat=True)
+    assert set(held) == found  # the same through the Ids holder (values made integers)
     assert not Person.objects.filter(pk__any=[]).exists()
+    assert not Person.objects.filter(pk__any=Ids([])).exists()
     through_key = CodeState.objects.filter(person__any=wanted).values_list("person_id", flat=True)
     assert world.person_a2.pk in set(through_key)  # the world's case has a code
     assert set(through_key) == set(
