@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from epicore import tracing as engine
 from fangkong.cases import actions, tracing
-from fangkong.cases.models import Contact, TracingRun
+from fangkong.cases.models import Contact, Exposure, TracingRun
 from fangkong.cases.tracing import _cases_table, _venues_table, pull
 from fangkong.jobs import queue
 from fangkong.people.management.commands.synth import populate
@@ -95,6 +95,10 @@ def test_a_confirmed_case_is_traced_and_its_contacts_recorded(city, piece, monke
     assert found == {(r["person_id"], int(r["degree"])) for r in expected}
     assert run.counts["rows_pulled"] < len(rows)  # it did not read the whole table
     assert run.counts["1"] == sum(1 for r in expected if r["degree"] == "1")
+    # Close contacts were recorded as soon as hop 1 found them, and not again with the rest.
+    early = run.report["pull"]["close contacts recorded (during the pull)"]
+    assert early["rows"] == run.counts["1"]
+    assert run.counts["created"] == len(found) == Exposure.objects.count()
     # The stages overlap; each check-in is pulled once all the same, as it is in the table.
     params = engine.TraceParams(min_overlap_s=run.min_overlap_s, hops=run.hops)
     pulled = pull(windows, params, timezone.now())  # as the run did: contacts' windows run on
@@ -159,3 +163,47 @@ def test_pieces_keep_close_contacts_apart_and_each_person_whole(monkeypatch):
     seen = [set(p["person_id"].to_pylist()) for p in secondary]
     assert len(seen) == 2 and not seen[0] & seen[1] and seen[0] | seen[1] == {1, 2, 3, 4}
     assert close.num_rows + sum(p.num_rows for p in secondary) == len(people)
+
+
+def _hop_one(people: list[int]) -> pa.Table:
+    """Hop 1's contacts of the stand-in case, as the engine reports them."""
+    n = len(people)
+    return pa.table(
+        {
+            "person_id": pa.array(people, pa.int64()),
+            "degree": ["1"] * n,
+            "via_person_id": pa.array([100] * n, pa.int64()),
+            "venue_id": pa.array([1] * n, pa.int64()),
+            "exposure_start": pa.array([1_646_000_000] * n, pa.timestamp("s", tz="UTC")),
+            "exposure_end": pa.array([1_646_001_000] * n, pa.timestamp("s", tz="UTC")),
+        }
+    )
+
+
+def test_close_contacts_recorded_in_a_thread_hand_back_their_people_or_error(monkeypatch):
+    """The PostgreSQL path's thread, without a database: what it wrote comes back to the run,
+    and so does its failure (the run fails and is retried) instead of being lost."""
+    from types import SimpleNamespace
+
+    case = SimpleNamespace(pk=1, person_id=100)
+    written = []
+    monkeypatch.setattr(
+        tracing, "_write", lambda actor, pieces: written.append(1) or {"created": 2}
+    )
+    early = tracing._CloseContactsFirst(SimpleNamespace(created_by=None), [case])
+    early.threaded = True
+    early.start(_hop_one([7, 8]))
+    clock = tracing._Clock()
+    assert early.finish(clock).to_pylist() == [7, 8]
+    assert written == [1] and early.counts == {"created": 2}
+    assert clock.stages["close contacts recorded (during the pull)"]["rows"] == 2
+
+    def fail(actor, pieces):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(tracing, "_write", fail)
+    early = tracing._CloseContactsFirst(SimpleNamespace(created_by=None), [case])
+    early.threaded = True
+    early.start(_hop_one([7]))
+    with pytest.raises(RuntimeError, match="database went away"):
+        early.finish(tracing._Clock())

@@ -15,6 +15,7 @@ Found contacts become Contact records (recoloured and pushed to their counties b
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -167,11 +168,15 @@ class _Clock:
         self.mark = now
 
 
-def pull(windows, params, now: datetime, clock: _Clock | None = None) -> pa.Table:
-    """Stages A-D above: every check-in the run can need, once each (PULLED_SCHEMA)."""
+def pull(
+    windows, params, now: datetime, clock: _Clock | None = None, on_first_hop=None
+) -> pa.Table:
+    """Stages A-D above: every check-in the run can need, once each (PULLED_SCHEMA).
+    on_first_hop, if given, receives hop 1's contacts as soon as the engine has found them."""
     clock = clock or _Clock()
+    hand_over = on_first_hop or (lambda contacts: None)
     if connection.vendor == "postgresql":
-        return _pull_in_database(windows, params, now, clock)
+        return _pull_in_database(windows, params, now, clock, hand_over)
     by_person = {p: (s, e) for p, s, e in windows}
     rows = {r[0]: r for r in _people_in(windows)}
     # The places the cases named in their investigations count as their check-ins: people
@@ -182,7 +187,9 @@ def pull(windows, params, now: datetime, clock: _Clock | None = None) -> pa.Tabl
     clock.lap("B co-visitors", len(rows))
     if params.hops < 2:
         return _table(rows)
-    second = _second_windows(_engine(_table(rows), windows, _one_hop(params)), now, clock)
+    first = _engine(_table(rows), windows, _one_hop(params))
+    hand_over(first.contacts)
+    second = _second_windows(first, now, clock)
     own = _people_in(second)
     rows.update({r[0]: r for r in own})
     clock.lap("C contacts' check-ins", len(own))
@@ -217,7 +224,7 @@ def _overlaps(stay: str, window: str) -> str:
     return f"{c}.t_in < {w}.hi AND {c}.t_in >= {w}.lo - {REACH} AND ({c}.t_out > {w}.lo OR {c}.t_out IS NULL)"
 
 
-def _pull_in_database(windows, params, now: datetime, clock: _Clock) -> pa.Table:
+def _pull_in_database(windows, params, now: datetime, clock: _Clock, hand_over) -> pa.Table:
     outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
         if outermost:
@@ -227,10 +234,10 @@ def _pull_in_database(windows, params, now: datetime, clock: _Clock) -> pa.Table
         # The anti-joins hash the rows pulled so far and the spans aggregate: both spill to
         # disk with the default work_mem (4 MB) in a dense outbreak.
         cursor.execute("SET LOCAL work_mem = '256MB'")
-        return _pull_stages(cursor, windows, params, now, clock)
+        return _pull_stages(cursor, windows, params, now, clock, hand_over)
 
 
-def _pull_stages(cursor, windows, params, now: datetime, clock: _Clock) -> pa.Table:
+def _pull_stages(cursor, windows, params, now: datetime, clock: _Clock, hand_over) -> pa.Table:
     for table in ("trace_windows", "trace_pulled", "trace_own"):
         cursor.execute(f"DROP TABLE IF EXISTS {table}")  # an earlier run in this session
     cursor.execute(
@@ -251,6 +258,7 @@ def _pull_stages(cursor, windows, params, now: datetime, clock: _Clock) -> pa.Ta
     if params.hops < 2:
         return _fetch_pulled()
     first = _engine(_fetch_pulled(), windows, _one_hop(params))
+    hand_over(first.contacts)
     second = _second_windows(first, now, clock)
     cursor.execute("TRUNCATE trace_windows")
     copy_text("trace_windows", ("person_id", "lo", "hi"), second)
@@ -381,14 +389,21 @@ def execute(run: TracingRun, job=None) -> dict:
         min_overlap_s=run.min_overlap_s, hops=run.hops, check_duplicates=False
     )
     clock = _Clock()
-    rows = pull(windows, params, now, clock)
-    if job is not None:
-        queue.report_progress(job, 1, 3, "tracing")
-    _set(run, stage="tracing")
-    result = _engine(rows, windows, params)
-    clock.lap("trace", len(rows))
+    early = _CloseContactsFirst(run, cases)
+    try:
+        rows = pull(windows, params, now, clock, on_first_hop=early.start)
+        if job is not None:
+            queue.report_progress(job, 1, 3, "tracing")
+        _set(run, stage="tracing")
+        result = _engine(rows, windows, params)
+        clock.lap("trace", len(rows))
+    finally:
+        early.join()  # never left writing behind a failed run
+    recorded_early = early.finish(clock)
     _set(run, stage="recording contacts", report={**_report(result), "pull": clock.stages})
-    counts = _record(run, cases, result.contacts)
+    counts = _record(run, cases, result.contacts, recorded_early)
+    for key, value in early.counts.items():
+        counts[key] = counts.get(key, 0) + value
     clock.lap("record", counts.get("created", 0))
     _set(run, report={**run.report, "pull": clock.stages})
     counts.update(rows_pulled=rows.num_rows, **result.counts())
@@ -410,13 +425,33 @@ def _report(result) -> dict:
 RECORD_PIECE = 100_000  # secondary contacts per transaction
 
 
-def _record(run: TracingRun, cases: list[Case], contacts: pa.Table) -> dict:
+def _record(
+    run: TracingRun, cases: list[Case], contacts: pa.Table, recorded_early: pa.Array | None = None
+) -> dict:
     """Contacts -> exposures of the case they came through (a secondary contact: its close
     contact's case), handed over as tables (actions.EXPOSURE_SCHEMA) in committed pieces; then
-    each case's contacts in other counties are pushed there, once."""
+    each case's contacts in other counties are pushed there, once. People in `recorded_early`
+    (_CloseContactsFirst) are not recorded again."""
+    exposures, case_pk = _exposures_of(contacts, cases)
+    traced = {case.pk for case in cases if pc.any(pc.equal(case_pk, case.pk)).as_py()}
+    if recorded_early is not None:
+        kept = pc.invert(pc.is_in(exposures["person_id"], value_set=recorded_early))
+        exposures, case_pk = exposures.filter(kept), case_pk.filter(kept)
+    split = [(case, *_pieces(exposures.filter(pc.equal(case_pk, case.pk)))) for case in cases]
+    # Every case's close contacts before anyone's secondary contacts.
+    in_order = [(case, close) for case, close, _ in split]
+    in_order += [(case, piece) for case, _, secondary in split for piece in secondary]
+    totals = _write(run.created_by, in_order)
+    for case in cases:
+        if case.pk in traced:  # one request per county, each its own transaction
+            totals["requests"] += len(push_contacts(run.created_by, case))
+    return dict(totals)
+
+
+def _exposures_of(contacts: pa.Table, cases: list[Case]) -> tuple[pa.Table, pa.Array]:
+    """The engine's contacts as exposures (actions.EXPOSURE_SCHEMA), and each one's case."""
     # Companions come from location pings: not pulled by the platform yet.
     traced = contacts.filter(pc.is_in(contacts["degree"], value_set=pa.array(["1", "2"])))
-    case_pk = _case_of_each(traced, cases)
     exposures = pa.table(
         {
             "person_id": traced["person_id"],
@@ -429,22 +464,84 @@ def _record(run: TracingRun, cases: list[Case], contacts: pa.Table) -> dict:
             "source": pa.repeat("tracing", traced.num_rows),
         }
     )
+    return exposures, _case_of_each(traced, cases)
+
+
+def _write(actor, pieces: list[tuple[Case, pa.Table]]) -> dict[str, int]:
+    """Each (case, exposures) piece in its own transaction; the summed counts."""
     totals: dict[str, int] = defaultdict(int)
-    split = [(case, *_pieces(exposures.filter(pc.equal(case_pk, case.pk)))) for case in cases]
-    # Every case's close contacts before anyone's secondary contacts.
-    in_order = [(case, close) for case, close, _ in split]
-    in_order += [(case, piece) for case, _, secondary in split for piece in secondary]
-    for case, piece in in_order:
+    for case, piece in pieces:
         if not piece.num_rows:
             continue
         with transaction.atomic():
-            counts = actions.do_record_exposures(run.created_by, case, piece, push=False)
+            counts = actions.do_record_exposures(actor, case, piece, push=False)
         for key, value in counts.items():
             totals[key] += value
-    for case, close, secondary in split:
-        if close.num_rows or secondary:  # one request per county, each its own transaction
-            totals["requests"] += len(push_contacts(run.created_by, case))
-    return dict(totals)
+    return totals
+
+
+class _CloseContactsFirst:
+    """Records hop 1's close contacts while stages C and D are still being pulled, so their
+    codes turn red half a minute sooner in a dense outbreak (docs/benchmarks.md).
+
+    Hop 1 already names every close contact with the exposure the full run reports: stage B
+    pulled every check-in hop 1 can use, and the second hop adds only secondary contacts. The
+    pull holds one snapshot in one transaction, which cannot commit halfway, so on PostgreSQL
+    the close contacts are written by a thread with its own connection and transactions.
+    Elsewhere they are written at once in the run's thread: SQLite's pull holds no transaction,
+    and inside a caller's transaction (tests) nothing commits early anyway."""
+
+    def __init__(self, run: TracingRun, cases: list[Case]):
+        self.threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+        self.actor, self.cases = run.created_by, cases
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.people: pa.Array | None = None
+        self.counts: dict[str, int] = {}
+        self.seconds = 0.0
+
+    def start(self, contacts: pa.Table) -> None:
+        close = contacts.filter(pc.equal(contacts["degree"], "1"))
+        self.people = close["person_id"].combine_chunks()
+        if self.threaded:
+            self.thread = threading.Thread(target=self._record, args=(close,), daemon=True)
+            self.thread.start()
+        else:
+            self._record(close)
+
+    def _record(self, close: pa.Table) -> None:
+        started = time.perf_counter()
+        try:
+            exposures, case_pk = _exposures_of(close, self.cases)
+            pieces = [(case, exposures.filter(pc.equal(case_pk, case.pk))) for case in self.cases]
+            self.counts = dict(_write(self.actor, pieces))
+        except BaseException as error:  # raised again in the run's own thread by finish()
+            if not self.threaded:
+                raise
+            self.error = error
+        finally:
+            self.seconds = time.perf_counter() - started
+            if self.threaded:
+                connection.close()  # the thread's own connection
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+
+    def finish(self, clock: _Clock) -> pa.Array | None:
+        """The people recorded early (None when nobody was), once their transactions are done;
+        the thread's error, if it failed (the run fails and is retried: recording is
+        idempotent)."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        if self.people is not None:
+            clock.stages["close contacts recorded (during the pull)"] = {
+                "seconds": round(self.seconds, 2),
+                "rows": self.counts.get("created", 0),
+            }
+        return self.people
 
 
 def _pieces(exposures: pa.Table) -> tuple[pa.Table, list[pa.Table]]:
