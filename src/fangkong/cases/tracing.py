@@ -5,7 +5,7 @@ hundred million check-ins answers in seconds.
   A. the index cases' own check-ins inside their windows, and the platform venues their
      investigations' itineraries name (as check-ins: cases/investigations.py);
   B. every check-in at those venues during those windows (who was there with them);
-  -> the engine finds the close contacts (hop 1);
+  -> the engine finds the close contacts (hop 1), recorded at once (_CloseContactsFirst);
   C. the close contacts' check-ins from their first exposure on;
   D. every check-in at those venues during those times;
   -> the engine runs both hops on A+B+C+D, which holds every row either hop can use, so the
