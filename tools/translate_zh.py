@@ -442,6 +442,7 @@ ZH = {
     "Close contacts (first hop)": "密接（第一跳）",
     "Tracing engine": "追踪引擎",
     "Recording contacts": "记录接触者",
+    "Close contacts recorded (while the rest is pulled)": "密接已先行记录（其余数据仍在提取）",
     "Close contacts": "密切接触者",
     "Secondary contacts": "密接的密接",
     "Check-ins read": "读取的场所登记",

@@ -207,3 +207,17 @@ def test_close_contacts_recorded_in_a_thread_hand_back_their_people_or_error(mon
     early.start(_hop_one([7]))
     with pytest.raises(RuntimeError, match="database went away"):
         early.finish(tracing._Clock())
+
+
+def test_the_run_page_lists_stages_in_the_order_they_run():
+    """PostgreSQL's jsonb gives the report's keys back sorted by length, not as written."""
+    from types import SimpleNamespace
+
+    from fangkong.cases.views import STAGE_LABELS, run_stages
+
+    written = list(STAGE_LABELS)
+    stored = sorted(written, key=lambda name: (len(name), name)) + ["a stage not known yet"]
+    run = SimpleNamespace(report={"pull": {name: {"seconds": 1.0, "rows": 1} for name in stored}})
+    labels = [stage["label"] for stage in run_stages(run)]
+    assert labels == [STAGE_LABELS[name] for name in written] + ["a stage not known yet"]
+    assert run_stages(SimpleNamespace(report=None)) == []

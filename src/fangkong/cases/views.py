@@ -316,20 +316,24 @@ def tracing_run(request, run_id: int):
 STAGE_LABELS = {
     "A cases' check-ins": gettext_lazy("Cases' check-ins"),
     "B co-visitors": gettext_lazy("People at the same places"),
+    "hop 1": gettext_lazy("Close contacts (first hop)"),
+    "close contacts recorded (during the pull)": gettext_lazy(
+        "Close contacts recorded (while the rest is pulled)"
+    ),
     "C contacts' check-ins": gettext_lazy("Close contacts' check-ins"),
     "D their co-visitors": gettext_lazy("People at the close contacts' places"),
-    "hop 1": gettext_lazy("Close contacts (first hop)"),
     "trace": gettext_lazy("Tracing engine"),
     "record": gettext_lazy("Recording contacts"),
 }
+STAGE_ORDER = {name: n for n, name in enumerate(STAGE_LABELS)}
 
 
 def run_stages(run) -> list[dict]:
-    """Seconds and rows of each stage of a run, in order (where a slow run spent its time)."""
-    return [
-        {"label": STAGE_LABELS.get(name, name), **values}
-        for name, values in (run.report or {}).get("pull", {}).items()
-    ]
+    """Seconds and rows of each stage of a run, in the order they run (where a slow run spent
+    its time). Not in the report's order: PostgreSQL's jsonb keeps keys sorted by length."""
+    stages = (run.report or {}).get("pull", {})
+    in_order = sorted(stages, key=lambda name: STAGE_ORDER.get(name, len(STAGE_ORDER)))
+    return [{"label": STAGE_LABELS.get(name, name), **stages[name]} for name in in_order]
 
 
 @login_required
