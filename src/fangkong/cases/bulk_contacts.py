@@ -85,7 +85,9 @@ def _load(cursor, exposures: pa.Table) -> None:
         'degree smallint, venue_id bigint, place text, start timestamptz, "end" timestamptz, '
         "source text) ON COMMIT DROP"
     )
-    columns = ("n", "person_id", "via_person_id", "degree", "venue_id", "place", "start", "end")
+    columns = (
+        "n", "person_id", "via_person_id", "degree", "venue_id", "place", "start", "end", "source"
+    )  # fmt: skip
     numbered = exposures.append_column("n", pa.array(np.arange(exposures.num_rows)))
     numbered = numbered.set_column(
         numbered.schema.get_field_index("place"),
@@ -94,8 +96,8 @@ def _load(cursor, exposures: pa.Table) -> None:
     )
     copy_arrow(
         "rec_exposures",
-        tuple(f'"{name}"' for name in (*columns, "source")),
-        numbered.select([*columns, "source"]),
+        tuple(f'"{name}"' for name in columns),
+        numbered.select(list(columns)),
     )
     # Per person: the lowest degree, the latest end, and the degree of their first exposure
     # in the list (min of [n, degree] pairs is the pair with the smallest n).

@@ -169,9 +169,9 @@ def _store_batch(ids, facts, overrides, rule_set, at, trigger_kind, trigger_ref,
             if change is not None:
                 changed.append(change)
         # One statement per kind of write, not one per person: 100,000 recolourings in seconds.
-        _insert_states(created)
+        _insert(CodeState, created)
         _save_states(touched)
-        _insert_changes(changed)
+        _insert(ColourChange, changed)
         counts["evaluated"] += len(ids)
         counts["changed"] += len(changed)
         if changed:
@@ -316,24 +316,15 @@ def _fields(record) -> dict:
     return {name: getattr(record, name) for name in record.__slots__}
 
 
-def _insert_states(states: list[_NewState]) -> None:
-    """First codes: one COPY on PostgreSQL (bulk_create's statement building and parameter
-    adaptation were ~40 % of a recolouring job of 5,000 new contacts), bulk_create elsewhere."""
+def _insert(model, records: list) -> None:
+    """Plain records as rows of `model`: one COPY on PostgreSQL (bulk_create's statement
+    building and parameter adaptation were ~40 % of a recolouring job of 5,000 new contacts),
+    bulk_create elsewhere."""
     if connection.vendor != "postgresql":
-        CodeState.objects.bulk_create((CodeState(**_fields(s)) for s in states), batch_size=1000)
+        model.objects.bulk_create((model(**_fields(r)) for r in records), batch_size=1000)
         return
-    _copy(CodeState, states, ("person_id", "colour", "rule_set", "reasons", "until",
-                              "next_check_at", "subject", "updated_at"))  # fmt: skip
-
-
-def _insert_changes(changes: list[_Change]) -> None:
-    if connection.vendor != "postgresql":
-        ColourChange.objects.bulk_create(
-            (ColourChange(**_fields(c)) for c in changes), batch_size=1000
-        )
-        return
-    _copy(ColourChange, changes, ("person_id", "at", "old_colour", "new_colour", "reasons",
-                                  "rule_set", "trigger_kind", "trigger_ref"))  # fmt: skip
+    if records:
+        _copy(model, records, records[0].__slots__)
 
 
 UTC_TIME = pa.timestamp("us", tz="UTC")
