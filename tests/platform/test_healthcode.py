@@ -75,6 +75,49 @@ def test_a_close_contact_turns_red_and_yellow_then_green_by_the_2021_rules(world
     assert state.reasons[0]["condition_zh"]  # tells the resident what turns it back
 
 
+def test_plain_green_gets_no_first_code_until_the_resident_shows_one(world):
+    """Under the rule set in force (2022-12) a secondary contact is not coloured: recolouring
+    leaves such a person without a code (every resident without one is shown plain green), and
+    the first code is assigned when it is first needed. Under the 2021 rules the same fact
+    gives a red first code at once."""
+    from fangkong.healthcode.recolour import ensure_state
+
+    person = world.person_a
+    CodeState.objects.filter(person=person).delete()
+    ColourChange.objects.filter(person=person).delete()
+    now = timezone.now()
+    Contact.objects.filter(person=person).delete()
+    Contact.objects.create(
+        person=person,
+        jurisdiction_id=person.jurisdiction_id,
+        case=world.case_a,
+        degree=Degree.SECONDARY,
+        last_exposure=now - timedelta(days=1),
+    )
+    counts = recolour([person.pk], "fact", "tracing")
+    assert counts == {"evaluated": 1, "changed": 0, "plain_green_without_code": 1}
+    assert not CodeState.objects.filter(person=person).exists()
+    assert not ColourChange.objects.filter(person=person).exists()
+
+    state = ensure_state(person.pk)
+    assert (state.colour, state.reasons, state.next_check_at) == ("green", [], None)
+    change = ColourChange.objects.get(person=person)
+    assert (change.old_colour, change.new_colour, change.trigger_ref) == (
+        "",
+        "green",
+        "first_assignment",
+    )
+
+    CodeState.objects.filter(person=person).delete()
+    Contact.objects.filter(person=person).update(
+        last_exposure=datetime(2022, 4, 1, tzinfo=SHANGHAI)
+    )
+    recolour([person.pk], "fact", at=datetime(2022, 4, 2, tzinfo=SHANGHAI))
+    state = CodeState.objects.get(person=person)
+    assert (state.colour, state.rule_set) == ("red", "2021-05")
+    assert [r["code"] for r in state.reasons] == ["secondary_contact"]
+
+
 def test_unchanged_colour_and_reasons_record_no_change(world):
     before = ColourChange.objects.count()
     recolour([world.person_a2.pk, world.person_b.pk], "fact")

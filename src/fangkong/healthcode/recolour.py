@@ -126,39 +126,58 @@ def _reason_record(reason) -> dict:
 
 
 def recolour(
-    person_ids: Iterable[int], trigger_kind: str, trigger_ref: str = "", at: datetime | None = None
+    person_ids: Iterable[int],
+    trigger_kind: str,
+    trigger_ref: str = "",
+    at: datetime | None = None,
+    *,
+    assign_plain_green: bool = False,
 ) -> dict[str, int]:
-    """Re-evaluate these people now; store and audit what changed. Returns counts."""
+    """Re-evaluate these people now; store and audit what changed. Returns counts.
+
+    A person without a code yet whose verdict is plain green (no reason, nothing scheduled)
+    gets no first code here unless `assign_plain_green`: that is the code every resident
+    without one is shown (ensure_state assigns it when they first open or show it), so
+    storing it changes nothing a resident, a scanner or a tracer sees. A tracing run under a
+    rule set that does not colour secondary contacts (2022-11 and later) recolours a million
+    people of whom nine tenths are plain green; writing a first code and a change for each
+    was most of its recolouring (docs/benchmarks.md)."""
     at = at or timezone.now()
     rule_set = engine.rule_set_for(at)
     ids = sorted(set(person_ids))
-    counts = {"evaluated": 0, "changed": 0}
+    counts = {"evaluated": 0, "changed": 0, "plain_green_without_code": 0}
     for batch in chunks(ids, BATCH):
-        _recolour_batch(batch, rule_set, at, trigger_kind, trigger_ref, counts)
+        _recolour_batch(
+            batch, rule_set, at, (trigger_kind, trigger_ref), counts, assign_plain_green
+        )
     return counts
 
 
-def _recolour_batch(ids, rule_set, at, trigger_kind, trigger_ref, counts) -> None:
+def _recolour_batch(ids, rule_set, at, trigger, counts, assign_plain_green) -> None:
     facts = facts_for(ids)
     overrides = _overrides_in_force(ids, at)
     try:
-        _store_batch(ids, facts, overrides, rule_set, at, trigger_kind, trigger_ref, counts)
+        _store_batch(ids, facts, overrides, rule_set, at, trigger, counts, assign_plain_green)
     except IntegrityError:
         # Another worker gave some of these people their first code between our lock (which
         # cannot lock rows that do not exist yet) and our insert: those rows exist now, so a
         # second pass locks and updates them like any other.
-        _store_batch(ids, facts, overrides, rule_set, at, trigger_kind, trigger_ref, counts)
+        _store_batch(ids, facts, overrides, rule_set, at, trigger, counts, assign_plain_green)
 
 
-def _store_batch(ids, facts, overrides, rule_set, at, trigger_kind, trigger_ref, counts) -> None:
+def _store_batch(ids, facts, overrides, rule_set, at, trigger, counts, assign_plain_green):
+    trigger_kind, trigger_ref = trigger
     with transaction.atomic():
         locked = CodeState.objects.select_for_update().filter(person__any=Ids(ids))
         states = {state.person_id: state for state in locked}
-        changed, created, touched = [], [], []
+        changed, created, touched, plain = [], [], [], 0
         for person_id in ids:
             verdict = engine.evaluate(facts.get(person_id, ()), rule_set, at)
             verdict = _overridden(verdict, overrides.get(person_id))
             state, first = states.get(person_id), person_id not in states
+            if first and not assign_plain_green and _plain_green(verdict):
+                plain += 1
+                continue
             if first:
                 state = _NewState(person_id, subject_for(person_id).hex())
                 created.append(state)
@@ -174,6 +193,7 @@ def _store_batch(ids, facts, overrides, rule_set, at, trigger_kind, trigger_ref,
         _insert(ColourChange, changed)
         counts["evaluated"] += len(ids)
         counts["changed"] += len(changed)
+        counts["plain_green_without_code"] += plain
         if changed:
             audit.record(
                 None,
@@ -207,6 +227,16 @@ class _Shown:
     next_check_at: datetime | None
     rule_set_version: str
     evaluated_at: datetime
+
+
+def _plain_green(shown: _Shown) -> bool:
+    """The colour of a resident nobody has anything on: green, no reason, no check due."""
+    return (
+        shown.colour == engine.Colour.GREEN
+        and not shown.reasons
+        and shown.until is None
+        and shown.next_check_at is None
+    )
 
 
 def _overridden(verdict, override: ColourOverride | None) -> _Shown:
@@ -383,6 +413,6 @@ def ensure_state(person_id: int) -> CodeState:
     """The person's code state, assigning a first colour (赋码) when they have none yet."""
     state = CodeState.objects.filter(person_id=person_id).first()
     if state is None:
-        recolour([person_id], "fact", "first_assignment")
+        recolour([person_id], "fact", "first_assignment", assign_plain_green=True)
         state = CodeState.objects.get(person_id=person_id)
     return state
