@@ -1,20 +1,49 @@
 """Cutting long lists into pieces: `IN` lists a database takes in one query, jobs of a size a
-worker finishes quickly; the `__any` lookup that sends such a list as one parameter; and the
-references of high-volume rows that PostgreSQL does not check one by one."""
+worker finishes quickly, pieces written on several connections at once; the `__any` lookup
+that sends such a list as one parameter; and the references of high-volume rows that
+PostgreSQL does not check one by one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from django.db import models
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     """`items` in consecutive pieces of at most `size` (the last may be shorter)."""
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def in_threads(work: Callable[[T], R], items: Sequence[T], after=None) -> list[R]:
+    """work(item) for each item on a thread of its own, the results in the items' order; then
+    `after()` on that thread (e.g. closing its database connection). The first error is raised
+    here once every thread has stopped, so nothing is left running behind a failure."""
+    results: list = [None] * len(items)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            results[n] = work(items[n])
+        except BaseException as error:  # raised again below, in the caller's thread
+            errors.append(error)
+        finally:
+            if after is not None:
+                after()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(items))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 class Ids:

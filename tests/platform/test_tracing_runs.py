@@ -153,6 +153,98 @@ def test_pulled_times_arrive_as_floored_seconds_and_missing_ones_as_null(db):
         read_int64_columns("SELECT NULL::bigint", ("n",))
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's snapshots")
+def test_readers_beside_see_the_exported_snapshot_and_nothing_later(db):
+    """venues.bulk.read_beside: other connections, in C++, read exactly what the exporting
+    transaction sees; a row committed after the export is not there, errors come back."""
+    import psycopg
+
+    from fangkong.venues import bulk
+
+    info = bulk._conninfo()
+    with psycopg.connect(info, autocommit=True) as other, psycopg.connect(info) as exporter:
+        other.execute("DROP TABLE IF EXISTS beside_probe")
+        other.execute("CREATE TABLE beside_probe (n bigint, t timestamptz)")
+        try:
+            other.execute("INSERT INTO beside_probe VALUES (1, '2022-03-01 08:00+00'), (2, NULL)")
+            exporter.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            snapshot = exporter.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            other.execute("INSERT INTO beside_probe VALUES (3, now())")  # after the export
+            queries = [
+                "SELECT n, t FROM beside_probe ORDER BY n",
+                "SELECT count(*) AS c FROM beside_probe",
+            ]
+            rows, count = bulk.read_beside(queries, snapshot, {"enable_nestloop": "off"})
+            assert rows["n"].to_pylist() == [1, 2] and rows["t"].null_count == 1
+            assert count["c"].to_pylist() == [2]
+            with pytest.raises(Exception, match="no_such_table"):
+                bulk.read_beside(queries + ["SELECT * FROM no_such_table"], snapshot)
+            with pytest.raises(ValueError, match="not a snapshot"):
+                bulk.read_beside(queries, "1'; DROP TABLE beside_probe; --")
+        finally:
+            exporter.rollback()
+            other.execute("DROP TABLE beside_probe")
+
+
+def test_rows_read_beside_get_the_pulled_schema_with_floored_seconds():
+    """The readers' timestamps become what read_int64_columns gives: whole seconds floored
+    (before 1970 too), a missing t_out null."""
+    utc = ZoneInfo("UTC")
+    given = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "person_id": pa.array([10, 20], pa.int64()),
+            "venue_id": pa.array([5, 6], pa.int64()),
+            "t_in": pa.array(
+                [
+                    datetime(2022, 3, 1, 8, 0, 0, 999500, utc),
+                    datetime(1969, 12, 31, 23, 59, 59, 250000, utc),
+                ],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "t_out": pa.array(
+                [None, datetime(1999, 12, 31, 23, 59, 59, 500000, utc)],
+                pa.timestamp("us", tz="UTC"),
+            ),
+        }
+    )
+    table = tracing._pulled_from_timestamps(given)
+    assert table.schema == tracing.PULLED_SCHEMA
+    first = int(datetime(2022, 3, 1, 8, tzinfo=utc).timestamp())
+    assert table.to_pylist() == [
+        {"id": 1, "person_id": 10, "venue_id": 5, "t_in": first, "t_out": None},
+        {"id": 2, "person_id": 20, "venue_id": 6, "t_in": -1, "t_out": 946684799},
+    ]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the readers' query")
+def test_the_readers_spans_and_page_ranges_find_what_the_spans_table_finds(city):
+    """Stage D read beside: the spans as array literals, the table split into page ranges,
+    give exactly the rows the query over the trace_spans table gives."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS trace_spans")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE trace_spans AS SELECT venue_id, min(t_in) + interval '2 hours' "
+            "AS lo, min(t_in) + interval '30 hours' AS hi FROM venues_checkin "
+            "WHERE venue_id % 3 <> 0 GROUP BY venue_id"
+        )
+        cursor.execute(f"SELECT id FROM ({tracing.AT_SPANS}) s ORDER BY id")
+        expected = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT venue_id, lo::text, hi::text FROM trace_spans ORDER BY venue_id")
+        spans = cursor.fetchall()
+        cursor.execute(
+            "SELECT pg_relation_size('venues_checkin') / current_setting('block_size')::int"
+        )
+        pages = cursor.fetchone()[0]
+        found = []
+        for first, end in [(0, pages // 3), (pages // 3, None)]:
+            cursor.execute(f"SELECT id FROM ({tracing._at_spans_of(spans, first, end)}) s")
+            found += [row[0] for row in cursor.fetchall()]
+        share = tracing._share_at_spans(cursor)
+    assert len(expected) > 1000 and sorted(found) == expected
+    assert 0.0 <= share <= 1.0
+
+
 def test_pieces_keep_close_contacts_apart_and_each_person_whole(monkeypatch):
     monkeypatch.setattr(tracing, "RECORD_PIECE", 2)
     people = [5, 1, 2, 3, 2, 4, 6, 3]
@@ -207,6 +299,35 @@ def test_close_contacts_recorded_in_a_thread_hand_back_their_people_or_error(mon
     early.start(_hop_one([7]))
     with pytest.raises(RuntimeError, match="database went away"):
         early.finish(tracing._Clock())
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_secondary_pieces_written_by_two_connections_sum_up_or_fail_whole(monkeypatch):
+    """The PostgreSQL path's threads, without a database: every piece is written once, by one
+    of them, the counts add up, and one thread's failure fails the recording."""
+    import threading
+
+    shares = []
+
+    def write(actor, pieces):
+        shares.append((threading.current_thread().name, [n for _case, n in pieces]))
+        return {"created": len(pieces)}
+
+    monkeypatch.setattr(tracing, "_write", write)
+    pieces = [(None, n) for n in range(5)]
+    assert tracing._write_beside(None, pieces, threaded=True) == {"created": 5}
+    assert sorted(n for _name, share in shares for n in share) == [0, 1, 2, 3, 4]
+    assert len({name for name, _share in shares}) == 2
+    assert threading.current_thread().name not in {name for name, _share in shares}
+
+    def fail_one(actor, pieces):
+        if pieces[0][1] == 1:
+            raise RuntimeError("piece 1 failed")
+        return {"created": len(pieces)}
+
+    monkeypatch.setattr(tracing, "_write", fail_one)
+    with pytest.raises(RuntimeError, match="piece 1 failed"):
+        tracing._write_beside(None, pieces, threaded=True)
 
 
 def test_the_run_page_lists_stages_in_the_order_they_run():

@@ -15,11 +15,13 @@ Found contacts become Contact records (recoloured and pushed to their counties b
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.db import connection, transaction
@@ -28,13 +30,13 @@ from django.utils import timezone
 
 from epicore import tracing as engine
 from fangkong.accounts import audit
-from fangkong.batches import chunks
+from fangkong.batches import chunks, in_threads
 from fangkong.cases import actions
 from fangkong.cases.assist import push_contacts
 from fangkong.cases.investigations import itinerary_stays
 from fangkong.cases.models import Case, Classification, RunState, TracingRun
 from fangkong.jobs import queue
-from fangkong.venues.bulk import copy_text, read_int64_columns
+from fangkong.venues.bulk import copy_text, export_snapshot, read_beside, read_int64_columns
 from fangkong.venues.models import CheckIn, Venue
 
 # A stay is found by its t_in: a check-in that began this long before a window can still overlap
@@ -234,10 +236,12 @@ def _pull_in_database(windows, params, now: datetime, clock: _Clock, hand_over) 
         # The anti-joins hash the rows pulled so far and the spans aggregate: both spill to
         # disk with the default work_mem (4 MB) in a dense outbreak.
         cursor.execute("SET LOCAL work_mem = '256MB'")
-        return _pull_stages(cursor, windows, params, now, clock, hand_over)
+        return _pull_stages(cursor, windows, params, now, clock, hand_over, outermost)
 
 
-def _pull_stages(cursor, windows, params, now: datetime, clock: _Clock, hand_over) -> pa.Table:
+def _pull_stages(
+    cursor, windows, params, now: datetime, clock: _Clock, hand_over, outermost: bool
+) -> pa.Table:
     for table in ("trace_windows", "trace_pulled", "trace_own"):
         cursor.execute(f"DROP TABLE IF EXISTS {table}")  # an earlier run in this session
     cursor.execute(
@@ -267,7 +271,7 @@ def _pull_stages(cursor, windows, params, now: datetime, clock: _Clock, hand_ove
     cursor.execute(f"INSERT INTO trace_pulled SELECT * FROM trace_own c WHERE {NOT_PULLED}")
     clock.lap("C contacts' check-ins", _rows(cursor, "trace_own"))
     _spans_of(cursor, "trace_own")
-    table = _fetch_pulled(with_co_visitors=True)
+    table = _fetch_last_stage_beside(cursor) if outermost else _fetch_pulled(True)
     clock.lap("D their co-visitors", table.num_rows)
     return table
 
@@ -345,6 +349,89 @@ def _fetch_pulled(with_co_visitors: bool = False) -> pa.Table:
     else:
         query = f"SELECT {SELECTED.format(c='p')} FROM trace_pulled p"
     return read_int64_columns(query, tuple(PULLED_SCHEMA.names), times=("t_in", "t_out"))
+
+
+# Stage D in a dense outbreak is most of the check-in table (24 M of 27 M rows): then it is read
+# by READERS other connections at once, each scanning its own range of the table's pages and
+# hashing the spans, in C++ (venues.bulk.read_beside, sharing the pull's snapshot). PostgreSQL's
+# side runs on both cores, and Python no longer handles a COPY message per row (24 M rows: 32 s
+# through _fetch_pulled). The spans travel in the query as array literals: the readers cannot
+# see this session's temporary tables. A smaller stage D stays on _fetch_pulled's path, whose
+# index scans read only the spans' rows.
+READERS = 2
+MOST_OF_THE_TABLE = 0.25  # of the check-in table
+# The readers hash the spans and scan their pages (the planner, blind to how many rows the
+# literal spans match, would probe the index once per span: 84 s instead of ~20 s for 24 M
+# rows), without parallel workers of their own (two readers already fill two cores).
+READER_SETTINGS = {
+    "enable_nestloop": "off",
+    "enable_mergejoin": "off",
+    "max_parallel_workers_per_gather": "0",
+}
+
+
+def _fetch_last_stage_beside(cursor) -> pa.Table:
+    """What _fetch_pulled(with_co_visitors=True) gives; read beside when it is most of the
+    table."""
+    if _share_at_spans(cursor) < MOST_OF_THE_TABLE:
+        return _fetch_pulled(with_co_visitors=True)
+    snapshot = export_snapshot()
+    cursor.execute("SELECT venue_id, lo::text, hi::text FROM trace_spans ORDER BY venue_id")
+    spans = cursor.fetchall()
+    cursor.execute(f"SELECT pg_relation_size('{CHECKINS}') / current_setting('block_size')::int")
+    pages = cursor.fetchone()[0]
+    bounds = [pages * n // READERS for n in range(READERS)] + [None]
+    queries = [_at_spans_of(spans, lo, hi) for lo, hi in itertools.pairwise(bounds)]
+    earlier = read_int64_columns(
+        EARLIER_NOT_AT_SPANS, tuple(PULLED_SCHEMA.names), times=("t_in", "t_out")
+    )
+    tables = read_beside(queries, snapshot, settings=READER_SETTINGS)
+    return pa.concat_tables([earlier, *(_pulled_from_timestamps(t) for t in tables)])
+
+
+def _share_at_spans(cursor) -> float:
+    """The share of all check-ins that are at the spans, counted in 1 % of the table's pages
+    (the planner's estimate was 814,000 rows for 24 M: it cannot see how the times match)."""
+    cursor.execute(
+        "SELECT count(sp.venue_id)::float / greatest(count(*), 1) "
+        f"FROM {CHECKINS} c TABLESAMPLE SYSTEM (1) REPEATABLE (0) "
+        f"LEFT JOIN trace_spans sp ON sp.venue_id = c.venue_id AND {_overlaps('c', 'sp')}"
+    )
+    return cursor.fetchone()[0]
+
+
+def _at_spans_of(spans: list[tuple[int, str, str]], first_page: int, end_page: int | None) -> str:
+    """Every check-in on the pages [first_page, end_page) of the table at the spans."""
+    venue_ids, los, his = zip(*spans, strict=True) if spans else ((), (), ())
+    given = (
+        f"unnest({_array(map(str, venue_ids))}::bigint[], {_array(los)}::timestamptz[], "
+        f"{_array(his)}::timestamptz[]) AS sp(venue_id, lo, hi)"
+    )
+    pages = f"c.ctid >= '({first_page},0)'::tid"
+    if end_page is not None:
+        pages += f" AND c.ctid < '({end_page},0)'::tid"
+    return (
+        f"SELECT c.id, c.person_id, c.venue_id, c.t_in, c.t_out FROM {given} JOIN {CHECKINS} c "
+        f"ON c.venue_id = sp.venue_id AND {_overlaps('c', 'sp')} WHERE {pages}"
+    )
+
+
+def _array(values) -> str:
+    """An array literal of integers or PostgreSQL's own timestamp text (no quotes in either)."""
+    items = ",".join(f'"{v}"' for v in values)
+    return "'{" + items + "}'"
+
+
+def _pulled_from_timestamps(table: pa.Table) -> pa.Table:
+    """Rows as the readers give them (times as timestamps, a missing t_out null) in
+    PULLED_SCHEMA, times floored to whole seconds as read_int64_columns does."""
+    columns = {name: table[name].cast(pa.int64()) for name in ("id", "person_id", "venue_id")}
+    for name in ("t_in", "t_out"):
+        micros = table[name].combine_chunks().cast(pa.int64())
+        values = np.floor_divide(micros.fill_null(0).to_numpy(), 1_000_000)
+        missing = micros.is_null().to_numpy(zero_copy_only=False)
+        columns[name] = pa.array(values, pa.int64(), mask=missing if missing.any() else None)
+    return pa.table(columns, schema=PULLED_SCHEMA)
 
 
 def _one_hop(params):
@@ -439,9 +526,10 @@ def _record(
         exposures, case_pk = exposures.filter(kept), case_pk.filter(kept)
     split = [(case, *_pieces(exposures.filter(pc.equal(case_pk, case.pk)))) for case in cases]
     # Every case's close contacts before anyone's secondary contacts.
-    in_order = [(case, close) for case, close, _ in split]
-    in_order += [(case, piece) for case, _, secondary in split for piece in secondary]
-    totals = _write(run.created_by, in_order)
+    totals = _write(run.created_by, [(case, close) for case, close, _ in split])
+    secondary = [(case, piece) for case, _, pieces in split for piece in pieces]
+    for key, value in _write_beside(run.created_by, secondary).items():
+        totals[key] += value
     for case in cases:
         if case.pk in traced:  # one request per county, each its own transaction
             totals["requests"] += len(push_contacts(run.created_by, case))
@@ -469,15 +557,42 @@ def _exposures_of(contacts: pa.Table, cases: list[Case]) -> tuple[pa.Table, pa.A
 
 def _write(actor, pieces: list[tuple[Case, pa.Table]]) -> dict[str, int]:
     """Each (case, exposures) piece in its own transaction; the summed counts."""
-    totals: dict[str, int] = defaultdict(int)
+    done = []
     for case, piece in pieces:
-        if not piece.num_rows:
-            continue
-        with transaction.atomic():
-            counts = actions.do_record_exposures(actor, case, piece, push=False)
-        for key, value in counts.items():
+        if piece.num_rows:
+            with transaction.atomic():
+                done.append(actions.do_record_exposures(actor, case, piece, push=False))
+    return _summed(done)
+
+
+def _summed(counts: list[dict[str, int]]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for one in counts:
+        for key, value in one.items():
             totals[key] += value
     return totals
+
+
+# Secondary contacts' pieces are written by this many connections at once on PostgreSQL: a
+# piece is ~2 s of inserts by one PostgreSQL backend, one core, while the run's own process
+# waits (docs/benchmarks.md). Pieces hold disjoint people (_pieces), so they never wait on each
+# other's rows, only briefly on the audit chain's head at the end of each.
+RECORD_CONNECTIONS = 2
+
+
+def _write_beside(actor, pieces: list[tuple[Case, pa.Table]], threaded=None) -> dict[str, int]:
+    """_write, the pieces shared among RECORD_CONNECTIONS threads with their own connections
+    (PostgreSQL, outside a transaction: each piece commits on its own); inline otherwise."""
+    if threaded is None:
+        threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+    if not threaded or RECORD_CONNECTIONS < 2 or len(pieces) < 2:
+        return _write(actor, pieces)
+    shares = [pieces[n::RECORD_CONNECTIONS] for n in range(RECORD_CONNECTIONS)]
+    # Each thread closes its own connection: Django's are per thread, so `connection` is
+    # looked up in the thread (connection.close, bound here, would be this thread's).
+    return _summed(
+        in_threads(lambda share: _write(actor, share), shares, lambda: connection.close())
+    )
 
 
 class _CloseContactsFirst:
