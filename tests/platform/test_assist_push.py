@@ -126,24 +126,3 @@ def test_the_push_page(world, login):
     )
     assert response.status_code == 200 and 'data-testid="push-report"' in response.content.decode()
     assert login("command").post("/assist/", {}).status_code == 404
-
-
-@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
-def test_requests_sent_by_two_connections_come_back_in_county_order(monkeypatch):
-    """The PostgreSQL path's threads, without a database: every county is sent once, by one
-    of two threads, and the requests come back in the counties' order."""
-    import threading
-    from types import SimpleNamespace
-
-    sent = []
-
-    def send(actor, case, county, people):
-        sent.append((threading.current_thread().name, county))
-        return SimpleNamespace(to_jurisdiction_id=county, people=people)
-
-    monkeypatch.setattr(assist, "_send_in_database", send)
-    counties = [("350203", 5), ("350205", 1), ("350206", 2), ("350211", 9), ("350212", 3)]
-    requests = assist._send_each(None, None, counties, connections=2)
-    assert [(r.to_jurisdiction_id, r.people) for r in requests] == counties
-    assert sorted(county for _name, county in sent) == [c for c, _n in counties]
-    assert len({name for name, _county in sent}) == 2

@@ -9,7 +9,6 @@ a request has been seen. Both are settings (FANGKONG_ASSIST_ACK_HOURS, FANGKONG_
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from datetime import timedelta
 
@@ -22,7 +21,6 @@ from django.utils.translation import gettext as _
 
 from fangkong.accounts import audit
 from fangkong.accounts.roles import EDIT_CASES, VIEW_CASES
-from fangkong.batches import in_threads
 from fangkong.cases.actions import CaseInvalid, next_number
 from fangkong.cases.models import (
     AssistanceEvent,
@@ -49,18 +47,17 @@ def _exposure_text(contact: Contact) -> str:
     return f"{contact.get_degree_display()} · {timezone.localtime(contact.last_exposure):%Y-%m-%d %H:%M}"
 
 
-def push_contacts(actor, case: Case, connections: int = 1) -> list[AssistanceRequest]:
+def push_contacts(actor, case: Case) -> list[AssistanceRequest]:
     """One request per receiving county for the case's contacts living outside its county.
 
-    Idempotent: contacts already pushed for this case are not pushed again. On PostgreSQL,
-    outside a transaction, `connections` threads with their own connections send the requests
-    (each in its own transaction), in the order of the receiving counties.
+    Idempotent: contacts already pushed for this case are not pushed again.
     """
     home = county_of(case.jurisdiction_id)
     if connection.vendor == "postgresql":
-        threaded = connections > 1 and not connection.in_atomic_block
-        counties = _counties_in_database(case, home)
-        return _send_each(actor, case, counties, connections if threaded else 1)
+        return [
+            _send(actor, case, county, _unpushed_in_database(case, county), people)
+            for county, people in _counties_in_database(case, home)
+        ]
     pushed = set(
         AssistanceItem.objects.filter(request__case=case).values_list("person_id", flat=True)
     )
@@ -108,24 +105,6 @@ def _counties_in_database(case: Case, home: str) -> list[tuple[str, int]]:
         return cursor.fetchall()
 
 
-def _send_each(actor, case: Case, counties, connections: int) -> list[AssistanceRequest]:
-    """A request to each (county, people) of `counties`, by `connections` threads with their
-    own connections when more than one, in the counties' order."""
-    if connections < 2 or len(counties) < 2:
-        return [_send_in_database(actor, case, county, people) for county, people in counties]
-    shares = [counties[n::connections] for n in range(connections)]
-    sent = in_threads(
-        lambda share: [_send_in_database(actor, case, *county) for county in share],
-        shares,
-        lambda: connection.close(),  # the thread's own connection
-    )
-    return sorted((r for share in sent for r in share), key=lambda r: r.to_jurisdiction_id)
-
-
-def _send_in_database(actor, case: Case, county: str, people: int) -> AssistanceRequest:
-    return _send(actor, case, county, _unpushed_in_database(case, county), people)
-
-
 def _unpushed_in_database(case: Case, county: str):
     labels = {value: str(label) for value, label in Degree.choices}
 
@@ -151,7 +130,7 @@ def _send(actor, case: Case, county: str, write_items, people: int) -> Assistanc
     now = timezone.now()
     with transaction.atomic():
         request = AssistanceRequest.objects.create(
-            number=f"~{uuid.uuid4().hex}",  # numbered last, below; never seen outside
+            number=next_number(f"XC{county_of(case.jurisdiction_id)}-{now.year}"),
             from_jurisdiction_id=county_of(case.jurisdiction_id),
             to_jurisdiction_id=county,
             case=case,
@@ -162,11 +141,6 @@ def _send(actor, case: Case, county: str, write_items, people: int) -> Assistanc
         )
         write_items(request)
         AssistanceEvent.objects.create(request=request, by=actor, kind="sent")
-        # The number's counter row stays locked until commit, as the audit chain's head does:
-        # taken last, requests to several counties are written at once and wait on each other
-        # only for their last moments (a dense outbreak's 800,000 items: 5 requests of 1-4 s).
-        request.number = next_number(f"XC{county_of(case.jurisdiction_id)}-{now.year}")
-        request.save(update_fields=["number"])
         audit.record(
             actor,
             "assist.sent",

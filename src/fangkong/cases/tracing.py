@@ -532,7 +532,7 @@ def _record(
         totals[key] += value
     for case in cases:
         if case.pk in traced:  # one request per county, each its own transaction
-            totals["requests"] += len(push_contacts(run.created_by, case, RECORD_CONNECTIONS))
+            totals["requests"] += len(push_contacts(run.created_by, case))
     return dict(totals)
 
 
