@@ -118,6 +118,28 @@ def test_plain_green_gets_no_first_code_until_the_resident_shows_one(world):
     assert [r["code"] for r in state.reasons] == ["secondary_contact"]
 
 
+def test_only_contacts_the_rules_in_force_colour_are_queued_for_recolouring(world):
+    """Under 2022-12 only close contacts are coloured: recording a secondary contact queues no
+    recolouring (it could not change a colour); a close contact does. The 2021 rules colour
+    every degree, companions too."""
+    from fangkong.healthcode.recolour import contact_degrees_coloured
+
+    assert contact_degrees_coloured() == {Degree.CLOSE}
+    assert contact_degrees_coloured(datetime(2022, 4, 1, tzinfo=SHANGHAI)) == set(Degree.values)
+    Contact.objects.filter(person=world.person_a).delete()
+    Job.objects.filter(kind="healthcode.recolour").delete()
+    now = timezone.now()
+    tracer = world.users["tracer_a"]
+    secondary = actions.ExposureIn(world.person_a.pk, world.person_a2.pk, 2, now, now)
+    actions.do_record_exposures(tracer, world.case_a, [secondary])
+    assert Contact.objects.get(person=world.person_a).degree == Degree.SECONDARY
+    assert not Job.objects.filter(kind="healthcode.recolour").exists()
+    close = actions.ExposureIn(world.person_a.pk, world.person_a2.pk, 1, now, now)
+    actions.do_record_exposures(tracer, world.case_a, [close])
+    job = Job.objects.get(kind="healthcode.recolour")
+    assert job.args["person_ids"] == [world.person_a.pk]
+
+
 def test_unchanged_colour_and_reasons_record_no_change(world):
     before = ColourChange.objects.count()
     recolour([world.person_a2.pk, world.person_b.pk], "fact")

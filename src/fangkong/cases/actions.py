@@ -35,6 +35,7 @@ from fangkong.cases.models import (
 )
 from fangkong.errors import FieldErrors
 from fangkong.healthcode.jobs import request_recolour
+from fangkong.healthcode.recolour import contact_degrees_coloured
 from fangkong.people.models import Person
 from fangkong.people.queries import access_person_by_id
 from fangkong.venues.models import Venue
@@ -299,7 +300,9 @@ def do_record_exposures(
             listed = exposures_in(kept)
             contacts = _contacts_of(case, listed, counts)
             counts["exposures"] = _add_exposures(case, contacts, listed)
-        people = pc.unique(table["person_id"]).to_pylist()
+        coloured = pa.array(sorted(contact_degrees_coloured()), pa.int64())
+        news = table.filter(pc.is_in(table["degree"], value_set=coloured))
+        people = pc.unique(news["person_id"]).to_pylist()
         request_recolour(people, "fact", f"case:{case.pk}")
         counts["requests"] = len(_push(actor, case)) if push else 0
         # Last: writing to the audit chain locks its head until commit, and the recolouring

@@ -104,6 +104,22 @@ CONTACT_ANCHOR = models.Case(
 )
 
 
+def contact_degrees_coloured(at: datetime | None = None) -> frozenset[int]:
+    """The contact degrees (Degree values) some rule of the rule set in force at `at` is about.
+    A new contact of another degree cannot change a colour (evaluate ignores facts no rule
+    matches), so it needs no recolouring: under the rules in force since 2022-11 secondary
+    contacts and companions, nine tenths of a dense outbreak's contacts. A later rule set that
+    colours them recolours everyone with a code when it comes into force (jobs), and a person
+    without a code is evaluated when it is first shown."""
+    at = at or timezone.now()
+    rules = engine.rule_set_for(at).rules
+    return frozenset(
+        degree
+        for degree in Degree.values
+        if any(rule.matches(_contact_fact(0, degree, at)) for rule in rules)
+    )
+
+
 def _contact_fact(pk: int, degree: int, anchor: datetime):
     ref = f"contact:{pk}"
     if degree == Degree.COMPANION:
