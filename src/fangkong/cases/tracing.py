@@ -345,9 +345,12 @@ def _fetch_pulled(with_co_visitors: bool = False) -> pa.Table:
     seconds, floored as the engine's loader does); with_co_visitors: and everyone at
     trace_spans (stage D)."""
     if with_co_visitors:
-        query = f"{EARLIER_NOT_AT_SPANS} UNION ALL {AT_SPANS}"
-    else:
-        query = f"SELECT {SELECTED.format(c='p')} FROM trace_pulled p"
+        return _read_pulled(f"{EARLIER_NOT_AT_SPANS} UNION ALL {AT_SPANS}")
+    return _read_pulled(f"SELECT {SELECTED.format(c='p')} FROM trace_pulled p")
+
+
+def _read_pulled(query: str) -> pa.Table:
+    """`query`'s rows (SELECTED) through one binary COPY on the run's connection."""
     return read_int64_columns(query, tuple(PULLED_SCHEMA.names), times=("t_in", "t_out"))
 
 
@@ -382,9 +385,7 @@ def _fetch_last_stage_beside(cursor) -> pa.Table:
     pages = cursor.fetchone()[0]
     bounds = [pages * n // READERS for n in range(READERS)] + [None]
     queries = [_at_spans_of(spans, lo, hi) for lo, hi in itertools.pairwise(bounds)]
-    earlier = read_int64_columns(
-        EARLIER_NOT_AT_SPANS, tuple(PULLED_SCHEMA.names), times=("t_in", "t_out")
-    )
+    earlier = _read_pulled(EARLIER_NOT_AT_SPANS)
     tables = read_beside(queries, snapshot, settings=READER_SETTINGS)
     return pa.concat_tables([earlier, *(_pulled_from_timestamps(t) for t in tables)])
 
@@ -488,9 +489,7 @@ def execute(run: TracingRun, job=None) -> dict:
         early.join()  # never left writing behind a failed run
     recorded_early = early.finish(clock)
     _set(run, stage="recording contacts", report={**_report(result), "pull": clock.stages})
-    counts = _record(run, cases, result.contacts, recorded_early)
-    for key, value in early.counts.items():
-        counts[key] = counts.get(key, 0) + value
+    counts = dict(_summed([_record(run, cases, result.contacts, recorded_early), early.counts]))
     clock.lap("record", counts.get("created", 0))
     _set(run, report={**run.report, "pull": clock.stages})
     counts.update(rows_pulled=rows.num_rows, **result.counts())
@@ -526,10 +525,11 @@ def _record(
         exposures, case_pk = exposures.filter(kept), case_pk.filter(kept)
     split = [(case, *_pieces(exposures.filter(pc.equal(case_pk, case.pk)))) for case in cases]
     # Every case's close contacts before anyone's secondary contacts.
-    totals = _write(run.created_by, [(case, close) for case, close, _ in split])
+    close_pieces = [(case, close) for case, close, _ in split]
     secondary = [(case, piece) for case, _, pieces in split for piece in pieces]
-    for key, value in _write_beside(run.created_by, secondary).items():
-        totals[key] += value
+    totals = _summed(
+        [_write(run.created_by, close_pieces), _write_beside(run.created_by, secondary)]
+    )
     for case in cases:
         if case.pk in traced:  # one request per county, each its own transaction
             totals["requests"] += len(push_contacts(run.created_by, case))
@@ -573,6 +573,13 @@ def _summed(counts: list[dict[str, int]]) -> dict[str, int]:
     return totals
 
 
+def _commits_beside() -> bool:
+    """Whether other threads' connections may write and commit on their own while this one
+    works: PostgreSQL outside a caller's transaction (SQLite has one writer; inside a
+    transaction, as in tests, nothing may commit early)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
 # Secondary contacts' pieces are written by this many connections at once on PostgreSQL: a
 # piece is ~2 s of inserts by one PostgreSQL backend, one core, while the run's own process
 # waits (docs/benchmarks.md). Pieces hold disjoint people (_pieces), so they never wait on each
@@ -584,7 +591,7 @@ def _write_beside(actor, pieces: list[tuple[Case, pa.Table]], threaded=None) -> 
     """_write, the pieces shared among RECORD_CONNECTIONS threads with their own connections
     (PostgreSQL, outside a transaction: each piece commits on its own); inline otherwise."""
     if threaded is None:
-        threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+        threaded = _commits_beside()
     if not threaded or RECORD_CONNECTIONS < 2 or len(pieces) < 2:
         return _write(actor, pieces)
     shares = [pieces[n::RECORD_CONNECTIONS] for n in range(RECORD_CONNECTIONS)]
@@ -607,7 +614,7 @@ class _CloseContactsFirst:
     and inside a caller's transaction (tests) nothing commits early anyway."""
 
     def __init__(self, run: TracingRun, cases: list[Case]):
-        self.threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+        self.threaded = _commits_beside()
         self.actor, self.cases = run.created_by, cases
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
