@@ -381,6 +381,92 @@ def test_duplicates_are_counted_exactly_and_near_copies_are_not():
     assert list(result.report.repairs.values()) == [3]
 
 
+def bad_checkins() -> pa.Table:
+    """Every kind of bad row, in several Arrow chunks, the first sliced (an offset into its
+    buffers and validity bitmaps): the compiled loader reads Arrow's buffers directly."""
+    rows = [
+        (1, 1, T0, T0 + 2 * H),  # the case
+        (2, 1, T0 + 60, None),  # no t_out: the default dwell (30 min)
+        (3, 1, T0, T0 - 1),  # reversed
+        (None, 1, T0, T0 + H),  # no person
+        (4, None, T0, T0 + H),  # no venue
+        (5, 1, None, T0 + H),  # no t_in (not counted as reversed or to fill)
+        (6, 1, None, None),
+        (7, 1, T0 + 10, T0 + H),
+        (7, 1, T0 + 10, T0 + H),  # a copy
+        (8, 1, T0 + H, T0 + H),  # zero length: kept, never a contact
+        (8, 1, T0 + H, T0 + H),  # and its copy
+    ]
+    cols = list(zip(*rows, strict=True))
+    table = pa.table(
+        {
+            n: pa.array(c, pa.int64())
+            for n, c in zip(("person_id", "venue_id", "t_in", "t_out"), cols, strict=True)
+        }
+    )
+    head = pa.table({n: pa.array([9], pa.int64()) for n in table.column_names})
+    chunked = pa.concat_tables([head, table.slice(0, 5), table.slice(5)])
+    return chunked.slice(1)
+
+
+def test_compiled_hops_count_and_repair_bad_rows_like_the_sql_stages():
+    ck, cs = bad_checkins(), cases([(1, T0, T0 + 9 * H)])
+    compiled = trace(ck, cs)
+    sql = trace(ck, cs, params=TraceParams(compiled_hops=False))
+    assert compiled.contacts.equals(sql.contacts)
+    assert compiled.report.repairs == sql.report.repairs
+    assert compiled.report.rows_read == sql.report.rows_read == {"checkins": 11, "cases": 1}
+    assert sorted(compiled.report.repairs.values()) == [1, 1, 2, 4]  # reversed, fill, copies, empty
+    assert set(by_person(compiled.contacts.to_pylist())) == {2, 7}
+    assert "sweep.hop1" in compiled.report.timings
+    with pytest.raises(ValidationError, match="row"):
+        trace(ck, cs, params=TraceParams(on_bad_rows="reject"))
+
+
+@pytest.mark.parametrize("side", ["sources", "candidates"])
+def test_both_ways_of_the_compiled_second_hop_equal_the_reference(monkeypatch, side):
+    # The second hop indexes whichever side has fewer stays: force each on the same data.
+    from epicore.tracing import sweep
+
+    monkeypatch.setattr(sweep, "index_sources", lambda _s, _c: side == "sources")
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        n = 120
+        t_in = T0 + rng.integers(0, 8 * H, n)
+        rows = [
+            (int(p), int(v), int(a), int(a + d))
+            for p, v, a, d in zip(
+                rng.integers(0, 40, n),
+                rng.integers(0, 4, n),
+                t_in,
+                rng.choice([0, 600, 3 * H], n),
+                strict=True,
+            )
+        ]
+        params = TraceParams(min_overlap_s=int(rng.choice([0, 900])))
+        traced_both(checkins(rows), cases([(0, T0, T0 + 4 * H), (1, T0 + H, T0 + 9 * H)]), params)
+
+
+def test_compiled_hops_floor_sub_second_times():
+    for t in (T0, 2**31 + 7 * H):
+        for tz in ("Asia/Shanghai", None):
+            starts = [t * 10**6 + 999_999, t * 10**6 + 500_000]
+            ends = [(t + H) * 10**6 - 1, (t + 2 * H) * 10**6 - 1]
+            table = pa.table(
+                {
+                    "person_id": [1, 2],
+                    "venue_id": [1, 1],
+                    "t_in": pa.array(starts, pa.timestamp("us", tz=tz)),
+                    "t_out": pa.array(ends, pa.timestamp("us", tz=tz)),
+                }
+            )
+            naive = 0 if tz else 8 * H
+            window = cases([(1, t - naive - H, t - naive + 9 * H)])
+            got = trace(table, window, params=TraceParams(min_overlap_s=0)).contacts.to_pylist()
+            assert got[0]["exposure_start"].timestamp() == t - naive
+            assert got[0]["exposure_end"].timestamp() == t + H - 1 - naive
+
+
 def test_empty_case_windows_are_dropped_and_overlapping_ones_merged():
     table = cases([(1, T0, T0), (2, T0 + H, T0), (3, T0, T0 + 2 * H), (3, T0 + H, T0 + 3 * H)])
     got, report = read_cases(table)

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from epicore.errors import ValidationError
 from epicore.tracing import inputs
 from epicore.tracing.params import TraceParams
+from epicore.tracing.plan import RunFacts
 from epicore.tracing.report import TraceReport
 
 TIMESTAMP = pa.timestamp("s", tz=inputs.TZ)
@@ -100,9 +101,15 @@ def trace(
     con = inputs.connect(threads, memory_limit)
     try:
         start = time.perf_counter()
+        loader = None
+        if engine == "duckdb" and params.compiled_hops:
+            from epicore.tracing import sweep
+
+            loader = sweep.load_checkins
         facts, origin = inputs.load_all(
-            con, checkins, cases, params, report, pings=pings, venues=venues, isolations=isolations
-        )
+            con, checkins, cases, params, report, pings=pings, venues=venues,
+            isolations=isolations, checkin_loader=loader,
+        )  # fmt: skip
         report.timings["load"] = time.perf_counter() - start
         start = time.perf_counter()
         raw = run_engine(con, engine, params, report, pings is not None, progress, facts)
@@ -115,6 +122,10 @@ def trace(
 def run_engine(
     con, engine: str, params: TraceParams, report: TraceReport, with_pings: bool, progress, facts
 ) -> pa.Table:
+    if engine == "duckdb" and not isinstance(facts, RunFacts):  # arrays: compiled hops
+        from epicore.tracing import sweep
+
+        return sweep.run(con, facts, params, report, with_pings, progress)
     if engine == "duckdb":
         from epicore.tracing.duck import run_duckdb
 

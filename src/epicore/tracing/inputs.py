@@ -284,21 +284,11 @@ def load_checkins(con, source: Source, params: TraceParams, report: TraceReport)
     empty = "person_id IS NULL OR venue_id IS NULL OR t_in IS NULL"
     with report.timed("load.checks"):
         total, missing, reversed_, to_fill, people, longest = checkin_counts(con, empty)
-    report.rows_read["checkins"] = total
-    settle(
-        report,
-        params,
-        label,
-        "person_id/venue_id/t_in",
-        "with an empty person_id, venue_id or t_in, dropped",
-        missing,
-    )
-    settle(report, params, label, "t_out", "with t_out before t_in, dropped", reversed_)
+    report_checkin_counts(report, params, label, total, missing, reversed_, to_fill)
     with report.timed("load.repair"):
         drop_where(con, "checkins", f"({empty}) OR t_out < t_in", missing + reversed_)
         if to_fill:
             longest = max(longest, fill_missing_t_out(con, params))
-    report.count(label, "without t_out, filled with the venue kind's assumed dwell", to_fill)
     with report.timed("load.periods"):
         periods = start_counts(con, params)
     facts = RunFacts(
@@ -307,15 +297,42 @@ def load_checkins(con, source: Source, params: TraceParams, report: TraceReport)
     if params.check_duplicates:
         with report.timed("load.duplicates"):
             duplicates = count_duplicates(con)
-        settle(
-            report,
-            params,
-            label,
-            "all",
-            "duplicated an earlier row (ignored: they cannot change the contacts)",
-            duplicates,
-        )
+        report_duplicates(report, params, label, duplicates)
     return facts
+
+
+def report_checkin_counts(
+    report: TraceReport,
+    params: TraceParams,
+    label: str,
+    total: int,
+    missing: int,
+    reversed_: int,
+    to_fill: int,
+) -> None:
+    """The check-ins read, dropped and filled, into the report (or raised: "reject")."""
+    report.rows_read["checkins"] = int(total)
+    settle(
+        report,
+        params,
+        label,
+        "person_id/venue_id/t_in",
+        "with an empty person_id, venue_id or t_in, dropped",
+        int(missing),
+    )
+    settle(report, params, label, "t_out", "with t_out before t_in, dropped", int(reversed_))
+    report.count(label, "without t_out, filled with the venue kind's assumed dwell", int(to_fill))
+
+
+def report_duplicates(report: TraceReport, params: TraceParams, label: str, rows: int) -> None:
+    settle(
+        report,
+        params,
+        label,
+        "all",
+        "duplicated an earlier row (ignored: they cannot change the contacts)",
+        int(rows),
+    )
 
 
 def checkin_counts(con, empty: str) -> tuple[int, int, int, int, int, int]:
@@ -547,11 +564,12 @@ def load_all(
     pings: Source | None = None,
     venues: Source | None = None,
     isolations: Source | None = None,
-) -> tuple[RunFacts, tuple[float, float] | None]:
-    """Load every input into `con`; returns the facts for the plan and the grid origin (None
-    without pings)."""
+    checkin_loader=None,
+):
+    """Load every input into `con`; returns what `checkin_loader` returned (by default
+    load_checkins: the facts for the plan) and the grid origin (None without pings)."""
     load_venue_dwell(con, venues, params, report)
-    facts = load_checkins(con, checkins, params, report)
+    facts = (checkin_loader or load_checkins)(con, checkins, params, report)
     load_cases(con, cases, params, report)
     load_isolations(con, isolations, params, report)
     return facts, load_pings(con, pings, params, report)

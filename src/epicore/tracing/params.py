@@ -89,6 +89,11 @@ class TraceParams:
     # faster on the 98 M-row benchmark city); lookups win when many close contacts crowd busy
     # venues (one case's second hop: 1.2 M stays, 126 M pairs and 23 s in one day's chunk).
     asof_min_sources: int = 100_000
+    # The embedded engine runs the venue hops as compiled loops over the check-ins held in
+    # memory (epicore.tracing.sweep) instead of the SQL stages of epicore.tracing.plan.
+    # Changes speed only (both are property-tested against the reference); the SQL stages are
+    # still used when ids span too wide a range for per-person arrays.
+    compiled_hops: bool = True
     # Count exact duplicate check-ins for the report. They never change the contacts (a set),
     # so a caller that knows its data is clean may skip this full hash aggregation.
     check_duplicates: bool = True

@@ -128,6 +128,12 @@ def stages(
         yield from venue_hop(
             "found_2", sources, "excluded_2", side, asof, near, params, dialect, facts
         )
+    yield from after_hops(params, dialect, with_pings)
+
+
+def after_hops(params: TraceParams, dialect: Dialect, with_pings: bool) -> Iterator[Stage]:
+    """The stages after the venue hops (tables found_1 and, with two hops, found_2): the
+    companions if there are pings, then the output."""
     if with_pings:
         yield ("ping_spans", ping_spans_sql(params))
         yield ("case_cells", case_cells_sql())

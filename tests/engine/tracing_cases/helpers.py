@@ -48,16 +48,18 @@ def pings(rows) -> pa.Table:
 
 
 def traced_both(ck, cs, params=None, **kw) -> list[dict]:
-    """DuckDB's rows, after checking they equal the reference's, both with the hops' usual
-    choice between pairs and lookups and with lookups wherever the sources are the small side
-    (asof_min_sources=0: small inputs would otherwise never take that path)."""
+    """DuckDB's rows, after checking they equal the reference's: with the compiled hops (the
+    default), and with the SQL stages both with their usual choice between pairs and lookups
+    and with lookups wherever the sources are the small side (asof_min_sources=0: small
+    inputs would otherwise never take that path)."""
     params = params or TraceParams()
     ref = trace(ck, cs, params=params, engine="reference", **kw).contacts
     fast = trace(ck, cs, params=params, engine="duckdb", **kw).contacts
     assert fast.equals(ref), (fast.to_pylist(), ref.to_pylist())
-    lookups = replace(params, asof_min_sources=0)
-    looked_up = trace(ck, cs, params=lookups, engine="duckdb", **kw).contacts
-    assert looked_up.equals(ref), (looked_up.to_pylist(), ref.to_pylist())
+    sql = replace(params, compiled_hops=False)
+    for variant in (sql, replace(sql, asof_min_sources=0)):
+        got = trace(ck, cs, params=variant, engine="duckdb", **kw).contacts
+        assert got.equals(ref), (got.to_pylist(), ref.to_pylist())
     return fast.to_pylist()
 
 

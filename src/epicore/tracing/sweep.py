@@ -1,0 +1,409 @@
+"""The embedded engine's venue hops as compiled loops over check-ins held in arrays.
+
+DuckDB still reads and converts the input (the same columns, types, conversions and messages
+as epicore.tracing.inputs), but into four arrays instead of a table; one compiled pass then
+checks and repairs the rows, one more counts exact duplicates, and each hop streams every
+check-in once past an index of the hop's smaller side (epicore.tracing.kernels):
+
+- hop 1 indexes the cases' stays clipped to their windows, sorted by (venue, start, via,
+  end); each other person's stay finds its best exposure with binary searches (no pair of
+  stays is formed, however busy the venue);
+- hop 2 indexes whichever side has fewer stays: the close contacts' stays clipped to [first
+  exposure, isolation) (the same look-ups), or, in a dense outbreak where nearly everyone is
+  already a close contact, the stays of the few people left, which every close contact's stay
+  then meets pair by pair.
+
+Per person the best exposure is kept by the rule of epicore.tracing.reference.best, so the
+answer is the reference's (property-tested, tests/engine/test_tracing.py). Companions (pings)
+and the output rows are the SQL stages of epicore.tracing.plan.after_hops, on the hops'
+results registered as tables. People and venues get dense array indexes (id - smallest id);
+when either range is wider than MAX_DENSE, the check-ins are loaded as a table and the SQL
+stages run instead (same answer).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import duckdb
+import numba
+import numpy as np
+import pyarrow as pa
+
+from epicore.errors import ValidationError
+from epicore.tracing import inputs, kernels
+from epicore.tracing.kernels import B_END, B_NEG, B_SRC, B_START, B_VENUE, B_VIA, FIELDS, NONE
+from epicore.tracing.params import TraceParams
+from epicore.tracing.plan import DUCKDB, OPEN_END, RunFacts, after_hops
+from epicore.tracing.report import TraceReport
+
+# Widest range of person (or venue) ids given dense arrays: the hops keep six 64-bit values
+# per person and thread, so 2^25 ids on 2 threads is ~3.2 GB at most.
+MAX_DENSE = 1 << 25
+# Hashes per duplicate-check bucket: the bucket's hash set (twice as many 8-byte slots, 256 KB)
+# stays in a core's L2 cache.
+HASHES_PER_BUCKET = 16_384
+COLUMNS = ("person_id", "venue_id", "t_in", "t_out")
+
+
+@dataclass
+class Checkins:
+    """The check-ins as arrays; a dropped row is left in place with t_out < t_in."""
+
+    person: np.ndarray
+    venue: np.ndarray
+    t_in: np.ndarray
+    t_out: np.ndarray
+    pmin: int
+    people: int  # person ids span [pmin, pmin + people)
+    vmin: int
+    venues: int
+    kept: int
+
+
+def set_threads(con: duckdb.DuckDBPyConnection) -> int:
+    """The compiled loops use as many threads as DuckDB is allowed; returns that number."""
+    wanted = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    threads = max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(threads)
+    return threads
+
+
+def load_checkins(con, source, params: TraceParams, report: TraceReport) -> Checkins | RunFacts:
+    """The check-ins as arrays, checked, repaired and counted into the report like
+    inputs.load_checkins does; that function's table (and RunFacts) when the ids span too
+    wide a range for dense arrays."""
+    parts = set_threads(con)
+    label = inputs.label_of(source, "checkins")
+    scratch = TraceReport()  # notes about the columns are kept only if this path is taken
+    with report.timed("load.copy"):
+        reading = Reading.of(con, source, scratch)
+        for width in (np.int32, np.int64):
+            try:
+                arrays, stats = reading.into_arrays(con, width, params, parts)
+            except duckdb.ConversionException:  # an id beyond 32 bits
+                if width is np.int64:
+                    raise
+                continue
+            if stats[:, kernels.ST_OVERFLOW].sum() == 0:  # no time beyond 32 bits
+                break
+    ck = checkins_of(arrays, stats)
+    if ck is None:
+        return inputs.load_checkins(con, source, params, report)
+    report.notes.extend(scratch.notes)
+    key_nulls, reversed_, to_fill = (
+        int(stats[:, k].sum())
+        for k in (kernels.ST_KEY_NULL, kernels.ST_REVERSED, kernels.ST_TO_FILL)
+    )
+    rows = len(ck.person)
+    inputs.report_checkin_counts(report, params, label, rows, key_nulls, reversed_, to_fill)
+    if params.check_duplicates:
+        with report.timed("load.duplicates"):
+            duplicates = count_duplicates(ck, parts)
+        inputs.report_duplicates(report, params, label, duplicates)
+    return ck
+
+
+# Rows per batch handed over by DuckDB while it reads (its own vector size is 2,048).
+BATCH_ROWS = 1 << 20
+
+
+@dataclass
+class Reading:
+    """How to read the check-ins: a SELECT of the four columns (ids as given, times as whole
+    units of `units` per second with `shifts` to subtract), and the row count if known."""
+
+    select: str
+    units: tuple[int, int]
+    shifts: tuple[int, int]
+    rows: int | None
+
+    @classmethod
+    def of(cls, con, source, report: TraceReport) -> Reading:
+        """Timestamps are read as microseconds and floored to seconds in the compiled loop
+        (DuckDB's own conversion cost ~0.5 s on 98 M rows); other types as inputs.convert
+        does. The columns and their values are checked as in inputs.converted_selects."""
+        label = inputs.label_of(source, "checkins")
+        relation = inputs.source_relation(con, source, "checkins")
+        types = inputs.column_types(con, relation)
+        inputs.check_columns(types, "checkins", label, report)
+        exprs, units, shifts = [], [], []
+        for column, role in inputs.COLUMNS["checkins"].items():
+            dtype = types[column]
+            if role == "time" and dtype.startswith("TIMESTAMP"):
+                exprs.append(f'epoch_us("{column}")')
+                units.append(1_000_000)
+                naive = dtype != "TIMESTAMP WITH TIME ZONE"  # Asia/Shanghai wall time
+                shifts.append(inputs.UTC_OFFSET_S if naive else 0)
+            else:
+                exprs.append(inputs.convert(column, role, dtype, label))
+                if role == "time":
+                    units.append(1)
+                    shifts.append(0)
+            if dtype == "VARCHAR":
+                inputs.check_readable(
+                    con, relation, column, inputs.convert(column, role, dtype, label),
+                    "checkins", label,
+                )  # fmt: skip
+        select = "SELECT " + ", ".join(f"{e} AS {c}" for e, c in zip(exprs, COLUMNS, strict=True))
+        select += f" FROM {relation}"
+        rows = None
+        if isinstance(source, pa.Table):
+            rows = source.num_rows
+        elif relation.startswith("read_parquet("):  # the count is in the file's footer
+            rows = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
+        return cls(select, (units[0], units[1]), (shifts[0], shifts[1]), rows)
+
+    def into_arrays(self, con, width, params: TraceParams, parts: int):
+        """Stream the rows into four arrays of `width` (ids cast by DuckDB, which raises if
+        one does not fit), checking and repairing each batch as it comes; (arrays, stats).
+        With the count known the arrays are allocated once and DuckDB's batches are dropped
+        as soon as they are copied (no second copy of the data in memory)."""
+        dwell_venues, dwell = dwell_arrays(con)  # before the query holds the connection
+        sql_type = "INTEGER" if width is np.int32 else "BIGINT"
+        ids = ", ".join(f"CAST({c} AS {sql_type}) AS {c}" for c in COLUMNS[:2])
+        times = ", ".join(f"CAST({c} AS BIGINT) AS {c}" for c in COLUMNS[2:])
+        query = con.sql(f"SELECT {ids}, {times} FROM ({self.select})")
+        if self.rows is None:
+            table = query.to_arrow_table()
+            batches, rows = table.to_batches(), table.num_rows
+        else:
+            batches, rows = query.to_arrow_reader(BATCH_ROWS), self.rows
+        arrays = [np.empty(rows, width) for _ in COLUMNS]
+        stats = kernels.new_stats(parts)
+        at = 0
+        for batch in batches:
+            if at + batch.num_rows > rows:
+                raise ValidationError(
+                    "tracing.changed_input", "the check-ins changed while they were read"
+                )
+            columns = [batch.column(i) for i in range(4)]
+            kernels.absorb(
+                *[part for column in columns for part in (values_of(column), validity_of(column))],
+                np.array([column.offset for column in columns], np.int64),
+                self.units[0], self.shifts[0], self.units[1], self.shifts[1],
+                dwell_venues, dwell, int(params.default_dwell_s), *arrays, at, stats,
+            )  # fmt: skip
+            at += batch.num_rows
+        if at != rows:
+            raise ValidationError(
+                "tracing.changed_input", "the check-ins changed while they were read"
+            )
+        return arrays, stats
+
+
+EMPTY_BITMAP = np.empty(0, np.uint8)
+
+
+def values_of(array: pa.Array) -> np.ndarray:
+    """The values buffer of a fixed-width Arrow array, without copying (from its offset 0)."""
+    dtype = np.int32 if array.type == pa.int32() else np.int64
+    return np.frombuffer(array.buffers()[1], dtype, array.offset + len(array))[array.offset :]
+
+
+def validity_of(array: pa.Array) -> np.ndarray:
+    """The validity bitmap's bytes, or an empty array when every value is present."""
+    bitmap = array.buffers()[0]
+    if bitmap is None or array.null_count == 0:
+        return EMPTY_BITMAP
+    return np.frombuffer(bitmap, np.uint8)
+
+
+def dwell_arrays(con) -> tuple[np.ndarray, np.ndarray]:
+    """The assumed dwell per known venue, sorted by venue id."""
+    got = con.execute("SELECT venue_id, dwell_s FROM venue_dwell ORDER BY venue_id").fetchnumpy()
+    return (
+        np.ascontiguousarray(got["venue_id"], np.int64),
+        np.ascontiguousarray(got["dwell_s"], np.int64),
+    )
+
+
+def checkins_of(arrays: list[np.ndarray], stats: np.ndarray) -> Checkins | None:
+    """The arrays with their id ranges; None when a range is too wide for dense arrays."""
+    kept = int(stats[:, kernels.ST_VALID].sum())
+    if kept == 0:
+        pmin, people, vmin, venues = 0, 0, 0, 0
+    else:
+        pmin = int(stats[:, kernels.ST_PMIN].min())
+        people = int(stats[:, kernels.ST_PMAX].max()) - pmin + 1
+        vmin = int(stats[:, kernels.ST_VMIN].min())
+        venues = int(stats[:, kernels.ST_VMAX].max()) - vmin + 1
+    if people > MAX_DENSE or venues > MAX_DENSE:
+        return None
+    return Checkins(*arrays, pmin, people, vmin, venues, kept)
+
+
+# The duplicate check hashes the rows in this many rounds, each over a quarter of the hash
+# space, so that its buffer holds a quarter of the rows' hashes (196 MB for 98 M rows, not
+# 784 MB): memory this machine must first fault in costs ~1.5 s a GB (docs/tracing.md).
+DUPLICATE_ROUNDS = 4
+
+
+def count_duplicates(ck: Checkins, parts: int) -> int:
+    """Kept rows equal to an earlier kept row, exactly: every row's 64-bit hash, grouped into
+    cache-sized buckets by its top bits, checked against a hash set per bucket; the rows
+    whose hash repeats are then grouped on their values (unequal rows sharing a hash fall
+    apart there). Replaces the SQL path's sort of 98 M hashes (3.6 s)."""
+    if ck.kept < 2:
+        return 0
+    bits = min(16, max(4, math.ceil(math.log2(max(ck.kept / HASHES_PER_BUCKET, 1)))))
+    columns = (ck.person, ck.venue, ck.t_in, ck.t_out)
+    counts = kernels.hash_counts(*columns, bits, parts)
+    per_bucket = counts.sum(axis=0)
+    cuts = np.linspace(0, len(per_bucket), DUPLICATE_ROUNDS + 1).astype(np.int64)
+    biggest = max(int(per_bucket[a:b].sum()) for a, b in zip(cuts[:-1], cuts[1:], strict=True))
+    buffer = np.empty(biggest, np.uint64)
+    repeated = []
+    for first, last in zip(cuts[:-1], cuts[1:], strict=True):
+        offsets = kernels.hash_round(*columns, bits, counts, int(first), int(last), buffer)
+        repeated.append(kernels.repeated_hashes(buffer, offsets))
+    del buffer
+    wanted = np.unique(np.concatenate(repeated))
+    if not wanted.size:
+        return 0
+    at = kernels.rows_with_hashes(*columns, wanted, parts)
+    values = np.stack([np.asarray(c[at], np.int64) for c in columns], axis=1)
+    return int(len(at) - np.unique(values, axis=0).shape[0])
+
+
+# --- The hops --------------------------------------------------------------------------------
+
+
+def run(
+    con, ck: Checkins, params: TraceParams, report: TraceReport, with_pings: bool, progress=None
+) -> pa.Table:
+    """Both hops on the arrays, then the SQL stages after them; the raw contact rows."""
+    parts = numba.get_num_threads()
+    min_s = max(int(params.min_overlap_s), 1)  # an overlap must also be > 0
+    cases = con.execute("SELECT person_id, t_from, t_to FROM cases ORDER BY person_id, t_from")
+    case_rows = cases.fetchnumpy()
+    is_case = marks(ck, case_rows["person_id"])
+    best = np.empty((parts, ck.people, FIELDS), np.int64)  # both hops' per-thread slots
+    with report.timed("sweep.hop1"):
+        if progress:
+            progress("sweep.hop1")
+        sources = case_stays(ck, case_rows, parts)
+        found_1 = hop_by_lookups(ck, sources, is_case, min_s, best)
+    register(con, "found_1", ck, found_1)
+    if params.hops == 2:
+        with report.timed("sweep.hop2"):
+            if progress:
+                progress("sweep.hop2")
+            found_2 = second_hop(con, ck, found_1, is_case, min_s, best)
+        register(con, "found_2", ck, found_2)
+    for name, sql in after_hops(params, DUCKDB, with_pings):
+        with report.timed(f"duckdb.{name}"):
+            if progress:
+                progress(name)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+    return con.sql("SELECT * FROM contacts").to_arrow_table()
+
+
+def marks(ck: Checkins, ids: np.ndarray) -> np.ndarray:
+    """1 at the index of each id within the check-ins' person range."""
+    out = np.zeros(ck.people, np.uint8)
+    index = np.asarray(ids, np.int64) - ck.pmin
+    out[index[(index >= 0) & (index < ck.people)]] = 1
+    return out
+
+
+def case_stays(ck: Checkins, cases: dict[str, np.ndarray], parts: int):
+    """The cases' check-ins clipped to each of their windows (a case may have several),
+    non-empty pieces only: (via, venue, start, end)."""
+    rows = kernels.rows_of(
+        ck.person, ck.t_in, ck.t_out, ck.pmin, marks(ck, cases["person_id"]), parts
+    )
+    who = np.asarray(ck.person[rows], np.int64)
+    case_ids = np.asarray(cases["person_id"], np.int64)
+    first = np.searchsorted(case_ids, who, "left")
+    count = np.searchsorted(case_ids, who, "right") - first
+    row_of = np.repeat(np.arange(len(rows)), count)
+    before = np.cumsum(count) - count
+    window = first[row_of] + np.arange(len(row_of)) - before[row_of]
+    stay = rows[row_of]
+    start = np.maximum(np.asarray(ck.t_in[stay], np.int64), cases["t_from"][window])
+    end = np.minimum(np.asarray(ck.t_out[stay], np.int64), cases["t_to"][window])
+    keep = end > start
+    return (
+        who[row_of][keep],
+        np.asarray(ck.venue[stay], np.int64)[keep],
+        start[keep].astype(np.int64),
+        end[keep].astype(np.int64),
+    )
+
+
+def hop_by_lookups(
+    ck: Checkins, sources, skip: np.ndarray, min_s: int, best: np.ndarray
+) -> np.ndarray:
+    """Index the sources by (venue, start, via, end); every stay of someone not skipped looks
+    up its best source. The best exposure per person, arrays [FIELDS, people] (`best`:
+    scratch slots per thread)."""
+    via, place, start, end = sources
+    order = np.lexsort((end, via, start, place))
+    via, place, start, end = via[order], place[order], start[order], end[order]
+    off = kernels.venue_index(place, ck.vmin, ck.venues)
+    reach, next_long = kernels.source_lookups(off, start, end, min_s)
+    best.fill(NONE)
+    kernels.candidates_meet_sources(
+        ck.person, ck.venue, ck.t_in, ck.t_out, ck.pmin, ck.vmin, skip, off, start,
+        end, via, reach, next_long, min_s, best,
+    )  # fmt: skip
+    return kernels.merge_best(best)
+
+
+def second_hop(
+    con, ck: Checkins, found_1: np.ndarray, is_case: np.ndarray, min_s: int, best: np.ndarray
+) -> np.ndarray:
+    """Close contacts' stays from their first exposure until their isolation meet everyone
+    not yet reported; the side with fewer stays is indexed."""
+    exposed_at = np.ascontiguousarray(found_1[B_START])
+    isolated_at = np.full(ck.people, OPEN_END, np.int64)
+    iso = con.execute("SELECT person_id, t_isolated FROM isolations").fetchnumpy()
+    index = np.asarray(iso["person_id"], np.int64) - ck.pmin
+    inside = (index >= 0) & (index < ck.people)
+    isolated_at[index[inside]] = np.asarray(iso["t_isolated"], np.int64)[inside]
+    parts = best.shape[0]
+    args = (ck.person, ck.venue, ck.t_in, ck.t_out, ck.pmin, exposed_at, isolated_at, is_case)
+    sources, candidates = kernels.count_sides(
+        ck.person, ck.t_in, ck.t_out, ck.pmin, exposed_at, isolated_at, is_case, parts
+    )
+    if index_sources(sources, candidates):
+        who, place, start, end = kernels.gather_stays(*args, True, sources, parts)
+        skip = is_case | (exposed_at != NONE)
+        return hop_by_lookups(ck, (who + ck.pmin, place, start, end), skip, min_s, best)
+    who, place, start, end = kernels.gather_stays(*args, False, candidates, parts)
+    order = np.lexsort((end, start, place))
+    who, place, start, end = who[order], place[order], start[order], end[order]
+    off = kernels.venue_index(place, ck.vmin, ck.venues)
+    reach = kernels.running_end(off, end)
+    best.fill(NONE)
+    kernels.sources_meet_candidates(
+        ck.person, ck.venue, ck.t_in, ck.t_out, ck.pmin, ck.vmin, exposed_at,
+        isolated_at, off, start, end, who, reach, min_s, best,
+    )  # fmt: skip
+    return kernels.merge_best(best)
+
+
+def index_sources(sources: int, candidates: int) -> bool:
+    """Which side of the second hop to index: the one with fewer stays (speed only)."""
+    return sources <= candidates
+
+
+def register(con, name: str, ck: Checkins, best: np.ndarray) -> None:
+    """A hop's result as the table the SQL stages read: person_id, via, place, xs, xe, overlap."""
+    found = np.flatnonzero(best[B_START] != NONE)
+    table = pa.table(
+        {
+            "person_id": found + ck.pmin,
+            "via": best[B_VIA][found],
+            "place": best[B_VENUE][found],
+            "xs": best[B_START][found],
+            "xe": best[B_END][found],
+            "overlap": -best[B_NEG][found],
+            "src_s": best[B_SRC][found],
+        }
+    )
+    con.register(f"{name}_arrow", table)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+    con.unregister(f"{name}_arrow")
