@@ -1,6 +1,13 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# The compiled tracing loops (epicore.tracing.kernels) index arrays without checks in
+# production; under test every index is checked, so a wrong size raises instead of
+# corrupting memory. Set before numba is first imported (it reads its config then).
+os.environ.setdefault("NUMBA_BOUNDSCHECK", "1")
 from hypothesis import HealthCheck, settings
 
 # The machines are 2 shared cores: a property test may not fail because the machine is busy.

@@ -614,3 +614,12 @@ def test_duckdb_equals_reference_on_random_inputs(
         grid_origin=ORIGIN,
     )
     traced_both(ck, cs, params, isolations=iso, pings=pg)
+
+
+def test_warm_up_compiles_both_ways_of_the_second_hop(monkeypatch):
+    from epicore.tracing import sweep
+
+    chosen, seen = sweep.index_sources, []
+    monkeypatch.setattr(sweep, "index_sources", lambda s, c: seen.append(chosen(s, c)) or seen[-1])
+    sweep.warm_up()
+    assert sorted(bool(x) for x in seen) == [False, True]

@@ -59,7 +59,8 @@ def seconds(value, unit, shift):
 @njit(parallel=True, cache=True)
 def absorb(
     p, p_ok, v, v_ok, a, a_ok, b, b_ok, bit_offsets, a_unit, a_shift, b_unit, b_shift,
-    dwell_venues, dwell_s, default, person, venue, t_in, t_out, at, stats,
+    dwell_venues, dwell_s, default, person, venue, t_in, t_out, at, stats, hash_bits,
+    hash_counts,
 ):  # fmt: skip
     """Check one batch of converted rows and write it at `at` into the check-in arrays.
 
@@ -69,10 +70,16 @@ def absorb(
     no kept row has one. Counts follow epicore.tracing.inputs.checkin_counts exactly: a
     reversed stay is counted whatever its person or venue, a missing t_out whenever t_in is
     given. ST_OVERFLOW counts times beyond the arrays' 32 bits (the caller then loads 64-bit
-    arrays). Each part of the batch updates its own row of `stats`."""
+    arrays). Each part c of the batch updates its own row of `stats` and, with hash_bits > 0,
+    its own slab of `hash_counts` [c, part of the whole arrays, bucket]: summed over c, the
+    kept rows per part and hash bucket as hash_round() splits them (the duplicate check then
+    needs no pass of its own to size its buckets)."""
     n = p.size
     parts = stats.shape[0]
     narrow = t_in.itemsize == 4
+    hash_shift = np.uint64(64 - hash_bits)
+    total = person.size
+    whole_parts = hash_counts.shape[1]
     for c in prange(parts):
         lo, hi = part_range(n, parts, c)
         key_nulls = 0
@@ -126,6 +133,13 @@ def absorb(
             vmin = min(vmin, w)
             vmax = max(vmax, w)
             valid += 1
+            if hash_bits:
+                # Counted under the part of the whole arrays that hash_round() gives the
+                # row (not this batch's part), in this thread's own slab.
+                g = 0
+                while g + 1 < whole_parts and j >= total * (g + 1) // whole_parts:
+                    g += 1
+                hash_counts[c, g, row_hash(q, w, s, e) >> hash_shift] += 1
         stats[c, ST_KEY_NULL] += key_nulls
         stats[c, ST_REVERSED] += reversed_
         stats[c, ST_TO_FILL] += to_fill
@@ -180,24 +194,6 @@ def row_hash(p, v, a, b):
     x *= np.uint64(0x94D049BB133111EB)
     x ^= x >> np.uint64(31)
     return x
-
-
-@njit(parallel=True, cache=True)
-def hash_counts(person, venue, t_in, t_out, bits, parts):
-    """How many kept rows' hashes fall in each bucket (their top `bits` bits), per part."""
-    n = person.size
-    shift = np.uint64(64 - bits)
-    counts = np.zeros((parts, 1 << bits), np.int64)
-    for c in prange(parts):
-        lo, hi = part_range(n, parts, c)
-        for i in range(lo, hi):
-            if t_out[i] < t_in[i]:  # dropped
-                continue
-            h = row_hash(
-                np.int64(person[i]), np.int64(venue[i]), np.int64(t_in[i]), np.int64(t_out[i])
-            )
-            counts[c, h >> shift] += 1
-    return counts
 
 
 @njit(parallel=True, cache=True)
@@ -577,11 +573,14 @@ def candidates_meet_sources(
 @njit(parallel=True, cache=True)
 def sources_meet_candidates(
     person, venue, t_in, t_out, pmin, vmin, exposed_at, isolated_at, off, c_start, c_end,
-    c_who, c_reach, min_s, best,
+    c_who, c_reach, present, first_hour, min_s, best,
 ):  # fmt: skip
     """Stream every source stay (an exposed person's stay clipped to [exposed_at,
     isolated_at)) past the indexed candidate stays of its venue, offering each overlapping
-    pair: used when the candidates are the few (the second hop of a dense outbreak)."""
+    pair: used when the candidates are the few (the second hop of a dense outbreak).
+
+    `present` [venue, hour - first_hour] (see presence()) says where some candidate stay
+    is: a source sharing no hour with one at its venue is passed over without a search."""
     n = person.size
     parts = best.shape[0]
     venues = off.size - 1
@@ -601,7 +600,9 @@ def sources_meet_candidates(
             if se - ss < min_s:  # empty, or too short to overlap anyone by min_s
                 continue
             v = np.int64(venue[i]) - vmin
-            if v < 0 or v >= venues:
+            if v < 0 or v >= venues or off[v] == off[v + 1]:
+                continue
+            if present.size and not _present(present, v, ss, se, first_hour):
                 continue
             z = off[v + 1]
             # Candidates ending by ss + min_s cannot qualify: skip the leading ones whose
@@ -614,6 +615,32 @@ def sources_meet_candidates(
                 if xe - xs >= min_s:
                     offer(best, c, c_who[j], xs, xs - xe, ss, p, v + vmin, xe)
                 j += 1
+
+
+HOUR = 3600
+
+
+@njit(cache=True)
+def presence(off, start, end, first_hour, hours):
+    """[venue, hour]: 1 where some indexed stay at the venue covers part of that hour (hours
+    counted from first_hour). Two stays that overlap share an hour, so a stay sharing none
+    with any stay at its venue meets none there."""
+    out = np.zeros((off.size - 1, hours), np.uint8)
+    for v in range(off.size - 1):
+        for i in range(off[v], off[v + 1]):
+            for h in range(start[i] // HOUR - first_hour, (end[i] - 1) // HOUR - first_hour + 1):
+                out[v, h] = 1
+    return out
+
+
+@njit(cache=True, inline="always")
+def _present(present, v, s, e, first_hour):
+    lo = max(s // HOUR - first_hour, 0)
+    hi = min((e - 1) // HOUR - first_hour, present.shape[1] - 1)
+    for h in range(lo, hi + 1):
+        if present[v, h]:
+            return True
+    return False
 
 
 @njit(cache=True)

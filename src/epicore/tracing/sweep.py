@@ -81,7 +81,7 @@ def load_checkins(con, source, params: TraceParams, report: TraceReport) -> Chec
         reading = Reading.of(con, source, scratch)
         for width in (np.int32, np.int64):
             try:
-                arrays, stats = reading.into_arrays(con, width, params, parts)
+                arrays, stats, hashed = reading.into_arrays(con, width, params, parts)
             except duckdb.ConversionException:  # an id beyond 32 bits
                 if width is np.int64:
                     raise
@@ -100,7 +100,7 @@ def load_checkins(con, source, params: TraceParams, report: TraceReport) -> Chec
     inputs.report_checkin_counts(report, params, label, rows, key_nulls, reversed_, to_fill)
     if params.check_duplicates:
         with report.timed("load.duplicates"):
-            duplicates = count_duplicates(ck, parts)
+            duplicates = count_duplicates(ck, *hashed)
         inputs.report_duplicates(report, params, label, duplicates)
     return ck
 
@@ -172,6 +172,8 @@ class Reading:
             batches, rows = query.to_arrow_reader(BATCH_ROWS), self.rows
         arrays = [np.empty(rows, width) for _ in COLUMNS]
         stats = kernels.new_stats(parts)
+        bits = hash_bits(rows) if params.check_duplicates else 0
+        counts = np.zeros((parts, parts, 1 << bits), np.int64)
         at = 0
         for batch in batches:
             if at + batch.num_rows > rows:
@@ -183,14 +185,15 @@ class Reading:
                 *[part for column in columns for part in (values_of(column), validity_of(column))],
                 np.array([column.offset for column in columns], np.int64),
                 self.units[0], self.shifts[0], self.units[1], self.shifts[1],
-                dwell_venues, dwell, int(params.default_dwell_s), *arrays, at, stats,
+                dwell_venues, dwell, int(params.default_dwell_s), *arrays, at, stats, bits,
+                counts,
             )  # fmt: skip
             at += batch.num_rows
         if at != rows:
             raise ValidationError(
                 "tracing.changed_input", "the check-ins changed while they were read"
             )
-        return arrays, stats
+        return arrays, stats, (bits, counts.sum(axis=0))
 
 
 EMPTY_BITMAP = np.empty(0, np.uint8)
@@ -234,34 +237,40 @@ def checkins_of(arrays: list[np.ndarray], stats: np.ndarray) -> Checkins | None:
     return Checkins(*arrays, pmin, people, vmin, venues, kept)
 
 
-# The duplicate check hashes the rows in this many rounds, each over a quarter of the hash
-# space, so that its buffer holds a quarter of the rows' hashes (196 MB for 98 M rows, not
-# 784 MB): memory this machine must first fault in costs ~1.5 s a GB (docs/tracing.md).
-DUPLICATE_ROUNDS = 4
+def hash_bits(rows: int) -> int:
+    """Bits of hash that pick a row's duplicate-check bucket: about HASHES_PER_BUCKET each."""
+    return min(16, max(4, math.ceil(math.log2(max(rows / HASHES_PER_BUCKET, 1)))))
 
 
-def count_duplicates(ck: Checkins, parts: int) -> int:
+# The duplicate check can place the hashes in rounds, each over a part of the hash space, so
+# that its buffer holds only that part (a round costs a pass over the rows). Measured on the
+# 98 M-row city: one round 1.9 s, two 2.05-2.08 s (392 MB of buffer instead of 784 MB),
+# four 2.2 s. Memory is within bounds either way (peak ~2.7 GB), so one.
+DUPLICATE_ROUNDS = 1
+
+
+def count_duplicates(ck: Checkins, bits: int, counts: np.ndarray) -> int:
     """Kept rows equal to an earlier kept row, exactly: every row's 64-bit hash, grouped into
-    cache-sized buckets by its top bits, checked against a hash set per bucket; the rows
-    whose hash repeats are then grouped on their values (unequal rows sharing a hash fall
-    apart there). Replaces the SQL path's sort of 98 M hashes (3.6 s)."""
+    cache-sized buckets by its top `bits` bits (`counts`: rows per part and bucket, counted
+    while loading), checked against a hash set per bucket; the rows whose hash repeats are
+    then grouped on their values (unequal rows sharing a hash fall apart there). Replaces the
+    SQL path's sort of 98 M hashes (3.6 s)."""
     if ck.kept < 2:
         return 0
-    bits = min(16, max(4, math.ceil(math.log2(max(ck.kept / HASHES_PER_BUCKET, 1)))))
     columns = (ck.person, ck.venue, ck.t_in, ck.t_out)
-    counts = kernels.hash_counts(*columns, bits, parts)
     per_bucket = counts.sum(axis=0)
     cuts = np.linspace(0, len(per_bucket), DUPLICATE_ROUNDS + 1).astype(np.int64)
-    biggest = max(int(per_bucket[a:b].sum()) for a, b in zip(cuts[:-1], cuts[1:], strict=True))
-    buffer = np.empty(biggest, np.uint64)
+    rounds = list(zip(cuts[:-1], cuts[1:], strict=True))
+    buffer = np.empty(max(int(per_bucket[a:b].sum()) for a, b in rounds), np.uint64)
     repeated = []
-    for first, last in zip(cuts[:-1], cuts[1:], strict=True):
+    for first, last in rounds:
         offsets = kernels.hash_round(*columns, bits, counts, int(first), int(last), buffer)
         repeated.append(kernels.repeated_hashes(buffer, offsets))
     del buffer
     wanted = np.unique(np.concatenate(repeated))
     if not wanted.size:
         return 0
+    parts = counts.shape[0]
     at = kernels.rows_with_hashes(*columns, wanted, parts)
     values = np.stack([np.asarray(c[at], np.int64) for c in columns], axis=1)
     return int(len(at) - np.unique(values, axis=0).shape[0])
@@ -377,12 +386,53 @@ def second_hop(
     who, place, start, end = who[order], place[order], start[order], end[order]
     off = kernels.venue_index(place, ck.vmin, ck.venues)
     reach = kernels.running_end(off, end)
+    present, first_hour = presence(off, start, end, ck.venues)
     best.fill(NONE)
     kernels.sources_meet_candidates(
         ck.person, ck.venue, ck.t_in, ck.t_out, ck.pmin, ck.vmin, exposed_at,
-        isolated_at, off, start, end, who, reach, min_s, best,
+        isolated_at, off, start, end, who, reach, present, first_hour, min_s, best,
     )  # fmt: skip
     return kernels.merge_best(best)
+
+
+# Largest venue-by-hour map of where candidates are (one byte a cell: 14 days of 10,724
+# venues are 3.6 MB); beyond it the second hop searches every source's venue.
+MAX_PRESENCE_CELLS = 1 << 26
+
+
+def presence(off: np.ndarray, start: np.ndarray, end: np.ndarray, venues: int):
+    """kernels.presence for the indexed candidate stays, with its first hour; an empty map
+    when there are none or it would be too big (it changes speed only)."""
+    if not len(start):
+        return np.zeros((0, 0), np.uint8), 0
+    first_hour = int(start.min()) // kernels.HOUR
+    hours = (int(end.max()) - 1) // kernels.HOUR - first_hour + 1
+    if venues * hours > MAX_PRESENCE_CELLS:
+        return np.zeros((0, 0), np.uint8), 0
+    return kernels.presence(off, start, end, first_hour, hours), first_hour
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's on-disk cache) every loop of this path for 32-bit arrays
+    (what files before 2038 with ids below 2^31 take), on two small outbreaks: a sparse one
+    (the second hop indexes the close contacts' stays) and a dense one (it indexes the few
+    people left)."""
+    from epicore.tracing.api import trace
+
+    h, t = 3600, 1_646_280_000
+    cases = pa.table({"person_id": [1], "t_from": [t - h], "t_to": [t + 9 * h]})
+    sparse = [(1, 1, t, t + h), (2, 1, t, None), (2, 2, t + 2 * h, t + 3 * h)]
+    sparse += [(p, 2, t + 2 * h, t + 3 * h) for p in (3, 4, 5)]
+    dense = [(p, 1, t, t + h) for p in (1, 2, 3, 4)] + [
+        (p, 2, t + 2 * h, t + 3 * h) for p in (2, 3, 5)
+    ]
+    for rows in (sparse, dense):
+        columns = list(zip(*rows, strict=True))
+        names = ("person_id", "venue_id", "t_in", "t_out")
+        trace(
+            pa.table({n: pa.array(c, pa.int64()) for n, c in zip(names, columns, strict=True)}),
+            cases,
+        )
 
 
 def index_sources(sources: int, candidates: int) -> bool:
