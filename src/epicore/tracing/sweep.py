@@ -41,9 +41,10 @@ from epicore.tracing.report import TraceReport
 # Widest range of person (or venue) ids given dense arrays: the hops keep six 64-bit values
 # per person and thread, so 2^25 ids on 2 threads is ~3.2 GB at most.
 MAX_DENSE = 1 << 25
-# Hashes per duplicate-check bucket: the bucket's hash set (twice as many 8-byte slots, 256 KB)
-# stays in a core's L2 cache.
-HASHES_PER_BUCKET = 16_384
+# Hashes per duplicate-check bucket: its open-addressing set (twice as many 8-byte slots,
+# 1 MB) stays in a core's L2 cache. Measured on 98 M rows (scatter + sets, warm memory):
+# 11 bits of bucket (~48,000 hashes each) 0.72 s, 13 bits 0.81 s, 15 bits 1.12 s, 8 bits 0.80 s.
+HASHES_PER_BUCKET = 65_536
 COLUMNS = ("person_id", "venue_id", "t_in", "t_out")
 
 

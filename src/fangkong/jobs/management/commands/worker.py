@@ -13,5 +13,11 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
 
     def handle(self, *args, **options):
+        if not options["burst"]:
+            # The tracing loops are compiled on a machine's first use (~15 s, then cached on
+            # disk, ~0.5 s to load): before the first positive result, not while it waits.
+            from epicore.tracing.sweep import warm_up
+
+            warm_up()
         self.stdout.write(f"worker {queue.worker_name()} started")
         queue.run_forever(options["interval"], burst=options["burst"])
