@@ -623,3 +623,18 @@ def test_warm_up_compiles_both_ways_of_the_second_hop(monkeypatch):
     monkeypatch.setattr(sweep, "index_sources", lambda s, c: seen.append(chosen(s, c)) or seen[-1])
     sweep.warm_up()
     assert sorted(bool(x) for x in seen) == [False, True]
+
+
+def test_compiled_runs_from_several_threads_give_the_same_answer():
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = combine(list(EDGE.values()))
+    params = TraceParams()
+
+    def run(_):
+        return trace(data["checkins"], data["cases"], params=params, isolations=data["isolations"])
+
+    with ThreadPoolExecutor(3) as pool:
+        results = [r.contacts for r in pool.map(run, range(6))]
+    assert all(r.equals(results[0]) for r in results)
+    assert results[0].num_rows > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,22 +99,23 @@ def trace(
             params=params, progress=progress,
         )  # fmt: skip
     report = TraceReport()
+    loader, exclusive = None, contextlib.nullcontext()
+    if engine == "duckdb" and params.compiled_hops:
+        from epicore.tracing import sweep
+
+        loader, exclusive = sweep.load_checkins, sweep.ONE_RUN_AT_A_TIME
     con = inputs.connect(threads, memory_limit)
     try:
-        start = time.perf_counter()
-        loader = None
-        if engine == "duckdb" and params.compiled_hops:
-            from epicore.tracing import sweep
-
-            loader = sweep.load_checkins
-        facts, origin = inputs.load_all(
-            con, checkins, cases, params, report, pings=pings, venues=venues,
-            isolations=isolations, checkin_loader=loader,
-        )  # fmt: skip
-        report.timings["load"] = time.perf_counter() - start
-        start = time.perf_counter()
-        raw = run_engine(con, engine, params, report, pings is not None, progress, facts)
-        report.timings["trace"] = time.perf_counter() - start
+        with exclusive:  # one compiled run per process at a time (see sweep)
+            start = time.perf_counter()
+            facts, origin = inputs.load_all(
+                con, checkins, cases, params, report, pings=pings, venues=venues,
+                isolations=isolations, checkin_loader=loader,
+            )  # fmt: skip
+            report.timings["load"] = time.perf_counter() - start
+            start = time.perf_counter()
+            raw = run_engine(con, engine, params, report, pings is not None, progress, facts)
+            report.timings["trace"] = time.perf_counter() - start
     finally:
         con.close()
     return TraceResult(to_output(raw), report, params, engine, origin)

@@ -24,6 +24,7 @@ stages run instead (same answer).
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import duckdb
@@ -37,6 +38,11 @@ from epicore.tracing.kernels import B_END, B_NEG, B_SRC, B_START, B_VENUE, B_VIA
 from epicore.tracing.params import TraceParams
 from epicore.tracing.plan import DUCKDB, OPEN_END, RunFacts, after_hops
 from epicore.tracing.report import TraceReport
+
+# The compiled loops run their threads from one process-wide pool; numba's fallback pool (when
+# no OpenMP or TBB runtime is installed) must not be entered by two threads at once, so a
+# process traces one compiled run at a time (api.trace holds this).
+ONE_RUN_AT_A_TIME = threading.Lock()
 
 # Widest range of person (or venue) ids given dense arrays: the hops keep six 64-bit values
 # per person and thread, so 2^25 ids on 2 threads is ~3.2 GB at most.
