@@ -584,20 +584,32 @@ def candidates_meet_sources(
 @njit(parallel=True, cache=True)
 def sources_meet_candidates(
     person, venue, t_in, t_out, pmin, vmin, exposed_at, isolated_at, off, c_start, c_end,
-    c_who, c_reach, present, first_hour, min_s, best,
+    c_who, c_reach, present, first_hour, block, min_s, best,
 ):  # fmt: skip
     """Stream every source stay (an exposed person's stay clipped to [exposed_at,
     isolated_at)) past the indexed candidate stays of its venue, offering each overlapping
     pair: used when the candidates are the few (the second hop of a dense outbreak).
 
     `present` [venue, hour - first_hour] (see presence()) says where some candidate stay
-    is: a source sharing no hour with one at its venue is passed over without a search."""
+    is: a source sharing no hour with one at its venue is passed over without a search.
+    `settled` [venue], recomputed every `block` rows, is the latest best exposure start
+    among the venue's candidates in this part's slots: an exposure never starts before its
+    source does, so a source starting after it improves nobody there (best starts only
+    fall, so a stale value only passes over less). With data in time order most sources
+    after the first days of an outbreak are passed over so."""
     n = person.size
     parts = best.shape[0]
     venues = off.size - 1
     for c in prange(parts):
         lo, hi = part_range(n, parts, c)
+        settled = np.empty(venues, np.int64)
         for i in range(lo, hi):
+            if (i - lo) % block == 0:
+                for w in range(venues):
+                    latest = -NONE
+                    for j in range(off[w], off[w + 1]):
+                        latest = max(latest, best[c, c_who[j], B_START])
+                    settled[w] = latest
             a = np.int64(t_in[i])
             b = np.int64(t_out[i])
             if b <= a:
@@ -611,7 +623,7 @@ def sources_meet_candidates(
             if se - ss < min_s:  # empty, or too short to overlap anyone by min_s
                 continue
             v = np.int64(venue[i]) - vmin
-            if v < 0 or v >= venues or off[v] == off[v + 1]:
+            if v < 0 or v >= venues or off[v] == off[v + 1] or ss > settled[v]:
                 continue
             if present.size and not _present(present, v, ss, se, first_hour):
                 continue

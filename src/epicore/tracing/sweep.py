@@ -397,7 +397,8 @@ def second_hop(
     best.fill(NONE)
     kernels.sources_meet_candidates(
         ck.person, ck.venue, ck.t_in, ck.t_out, ck.pmin, ck.vmin, exposed_at,
-        isolated_at, off, start, end, who, reach, present, first_hour, min_s, best,
+        isolated_at, off, start, end, who, reach, present, first_hour,
+        settled_block(len(who), ck.venues), min_s, best,
     )  # fmt: skip
     return kernels.merge_best(best)
 
@@ -440,6 +441,12 @@ def warm_up() -> None:
             pa.table({n: pa.array(c, pa.int64()) for n, c in zip(names, columns, strict=True)}),
             cases,
         )
+
+
+def settled_block(candidate_stays: int, venues: int) -> int:
+    """Rows between two recomputations of the venues' settled exposure starts in the dense
+    second hop: long enough that recomputing costs at most a quarter of a block's rows."""
+    return max(1 << 20, 4 * (candidate_stays + venues))
 
 
 def index_sources(sources: int, candidates: int) -> bool:
