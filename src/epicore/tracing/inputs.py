@@ -155,10 +155,7 @@ def converted_select(con, source: Source, kind: str, report: TraceReport) -> str
 def converted_selects(con, source: Source, kind: str, report: TraceReport) -> dict[bool, str]:
     """converted_select with timestamps converted exactly (False) and fast (True, see
     `convert`), the columns and their values checked once for both."""
-    label = label_of(source, kind)
-    relation = source_relation(con, source, kind)
-    types = column_types(con, relation)
-    check_columns(types, kind, label, report)
+    label, relation, types = checked_relation(con, source, kind, report)
     selects = {}
     for fast_time in (False, True):
         exprs = {
@@ -166,11 +163,23 @@ def converted_selects(con, source: Source, kind: str, report: TraceReport) -> di
         }
         selects[fast_time] = "SELECT " + ", ".join(f"{e} AS {c}" for c, e in exprs.items())
         selects[fast_time] += f" FROM {relation}"
-    for column, role in COLUMNS[kind].items():  # text is converted alike either way
+    return selects
+
+
+def checked_relation(
+    con, source: Source, kind: str, report: TraceReport
+) -> tuple[str, str, dict[str, str]]:
+    """(label, SQL relation, column types) of a source whose columns are checked and whose
+    text values all parse (text is converted alike however times are converted later)."""
+    label = label_of(source, kind)
+    relation = source_relation(con, source, kind)
+    types = column_types(con, relation)
+    check_columns(types, kind, label, report)
+    for column, role in COLUMNS[kind].items():
         if types[column] == "VARCHAR" and role != "text":
             expr = convert(column, role, types[column], label)
             check_readable(con, relation, column, expr, kind, label)
-    return selects
+    return label, relation, types
 
 
 def check_readable(con, relation: str, column: str, expr: str, kind: str, label: str) -> None:

@@ -163,8 +163,10 @@ def absorb(
 
 
 @njit(parallel=True, cache=True)
-def rows_of(person, t_in, t_out, pmin, mark, parts):
-    """Indexes of the kept rows of marked people (mark[person - pmin] != 0), in row order."""
+def rows_where(person, venue, t_in, t_out, pmin, mark, wanted, min_length, parts):
+    """Indexes, in row order, of the kept rows lasting at least `min_length` seconds that
+    belong to a marked person (mark[person - pmin] != 0; an empty mark: anyone) and whose
+    hash is in `wanted` (sorted; empty: any hash). Two passes: count per part, then fill."""
     n = person.size
     got = np.zeros(parts, np.int64)
     out = np.empty(0, np.int64)
@@ -178,8 +180,18 @@ def rows_of(person, t_in, t_out, pmin, mark, parts):
             lo, hi = part_range(n, parts, c)
             at = first[c]
             for i in range(lo, hi):
-                if t_out[i] <= t_in[i] or mark[np.int64(person[i]) - pmin] == 0:
+                if np.int64(t_out[i]) - np.int64(t_in[i]) < min_length:  # dropped rows: < 0
                     continue
+                if mark.size and mark[np.int64(person[i]) - pmin] == 0:
+                    continue
+                if wanted.size:
+                    h = row_hash(
+                        np.int64(person[i]), np.int64(venue[i]), np.int64(t_in[i]),
+                        np.int64(t_out[i]),
+                    )  # fmt: skip
+                    k = np.searchsorted(wanted, h)
+                    if k == wanted.size or wanted[k] != h:
+                        continue
                 if step == 1:
                     out[at] = i
                 at += 1
@@ -286,37 +298,6 @@ def repeated_hashes(hashes, offsets):
         if per_bucket[b]:
             _repeats_in(hashes, offsets[b], offsets[b + 1], out[at:], True)
             at += per_bucket[b]
-    return out
-
-
-@njit(parallel=True, cache=True)
-def rows_with_hashes(person, venue, t_in, t_out, wanted, parts):
-    """Indexes of kept rows whose hash is in `wanted` (sorted): the rows to group exactly."""
-    n = person.size
-    got = np.zeros(parts, np.int64)
-    out = np.empty(0, np.int64)
-    for step in range(2):
-        first = np.zeros(parts, np.int64)
-        for c in range(1, parts):
-            first[c] = first[c - 1] + got[c - 1]
-        if step == 1:
-            out = np.empty(got.sum(), np.int64)
-        for c in prange(parts):
-            lo, hi = part_range(n, parts, c)
-            at = first[c]
-            for i in range(lo, hi):
-                if t_out[i] < t_in[i]:  # dropped
-                    continue
-                h = row_hash(
-                    np.int64(person[i]), np.int64(venue[i]), np.int64(t_in[i]), np.int64(t_out[i])
-                )
-                k = np.searchsorted(wanted, h)
-                if k < wanted.size and wanted[k] == h:
-                    if step == 1:
-                        out[at] = i
-                    at += 1
-            if step == 0:
-                got[c] = at - first[c]
     return out
 
 
@@ -474,24 +455,18 @@ def venue_index(place, vmin, venues):
 
 
 @njit(cache=True)
-def source_lookups(off, start, end, min_s):
-    """For sources sorted by (venue, start, via, end): the running latest end within each
-    venue (`reach`) and, per row, the first row at or after it in the venue lasting at least
-    min_s (`next_long`; the venue's end when none)."""
-    reach = np.empty(start.size, np.int64)
-    next_long = np.empty(start.size, np.int64)
+def next_lasting(off, start, end, min_s):
+    """For stays sorted by (venue, start, ...): per row, the first row at or after it in its
+    venue lasting at least min_s (the venue's end when none)."""
+    out = np.empty(start.size, np.int64)
     for v in range(off.size - 1):
         lo, hi = off[v], off[v + 1]
-        latest = -NONE
-        for i in range(lo, hi):
-            latest = max(latest, end[i])
-            reach[i] = latest
         nxt = hi
         for i in range(hi - 1, lo - 1, -1):
             if end[i] - start[i] >= min_s:
                 nxt = i
-            next_long[i] = nxt
-    return reach, next_long
+            out[i] = nxt
+    return out
 
 
 @njit(cache=True)

@@ -131,10 +131,7 @@ class Reading:
         """Timestamps are read as microseconds and floored to seconds in the compiled loop
         (DuckDB's own conversion cost ~0.5 s on 98 M rows); other types as inputs.convert
         does. The columns and their values are checked as in inputs.converted_selects."""
-        label = inputs.label_of(source, "checkins")
-        relation = inputs.source_relation(con, source, "checkins")
-        types = inputs.column_types(con, relation)
-        inputs.check_columns(types, "checkins", label, report)
+        label, relation, types = inputs.checked_relation(con, source, "checkins", report)
         exprs, units, shifts = [], [], []
         for column, role in inputs.COLUMNS["checkins"].items():
             dtype = types[column]
@@ -148,11 +145,6 @@ class Reading:
                 if role == "time":
                     units.append(1)
                     shifts.append(0)
-            if dtype == "VARCHAR":
-                inputs.check_readable(
-                    con, relation, column, inputs.convert(column, role, dtype, label),
-                    "checkins", label,
-                )  # fmt: skip
         select = "SELECT " + ", ".join(f"{e} AS {c}" for e, c in zip(exprs, COLUMNS, strict=True))
         select += f" FROM {relation}"
         rows = None
@@ -204,6 +196,8 @@ class Reading:
 
 
 EMPTY_BITMAP = np.empty(0, np.uint8)
+NO_MARK = EMPTY_BITMAP  # kernels.rows_where: anyone's rows
+ANY_HASH = np.empty(0, np.uint64)  # kernels.rows_where: rows of any hash
 
 
 def values_of(array: pa.Array) -> np.ndarray:
@@ -278,7 +272,7 @@ def count_duplicates(ck: Checkins, bits: int, counts: np.ndarray) -> int:
     if not wanted.size:
         return 0
     parts = counts.shape[0]
-    at = kernels.rows_with_hashes(*columns, wanted, parts)
+    at = kernels.rows_where(*columns, ck.pmin, NO_MARK, wanted, 0, parts)
     values = np.stack([np.asarray(c[at], np.int64) for c in columns], axis=1)
     return int(len(at) - np.unique(values, axis=0).shape[0])
 
@@ -327,9 +321,11 @@ def marks(ck: Checkins, ids: np.ndarray) -> np.ndarray:
 def case_stays(ck: Checkins, cases: dict[str, np.ndarray], parts: int):
     """The cases' check-ins clipped to each of their windows (a case may have several),
     non-empty pieces only: (via, venue, start, end)."""
-    rows = kernels.rows_of(
-        ck.person, ck.t_in, ck.t_out, ck.pmin, marks(ck, cases["person_id"]), parts
-    )
+    # Stays of at least a second (a clipped piece of an empty one is empty too). With no
+    # person range (no kept rows) the empty mark selects no row either.
+    mark = marks(ck, cases["person_id"])
+    columns = (ck.person, ck.venue, ck.t_in, ck.t_out)
+    rows = kernels.rows_where(*columns, ck.pmin, mark, ANY_HASH, 1, parts)
     who = np.asarray(ck.person[rows], np.int64)
     case_ids = np.asarray(cases["person_id"], np.int64)
     first = np.searchsorted(case_ids, who, "left")
@@ -359,7 +355,8 @@ def hop_by_lookups(
     order = np.lexsort((end, via, start, place))
     via, place, start, end = via[order], place[order], start[order], end[order]
     off = kernels.venue_index(place, ck.vmin, ck.venues)
-    reach, next_long = kernels.source_lookups(off, start, end, min_s)
+    reach = kernels.running_end(off, end)
+    next_long = kernels.next_lasting(off, start, end, min_s)
     best.fill(NONE)
     kernels.candidates_meet_sources(
         ck.person, ck.venue, ck.t_in, ck.t_out, ck.pmin, ck.vmin, skip, off, start,
