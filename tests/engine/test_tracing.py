@@ -7,6 +7,7 @@ from datetime import date
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -379,6 +380,36 @@ def test_duplicates_are_counted_exactly_and_near_copies_are_not():
     ck = checkins([(1, 1, T0, T0 + H), a, a, a, b, b, *near])  # 2 + 1 copies
     result = trace(ck, cases([(1, T0, T0 + 9 * H)]))
     assert list(result.report.repairs.values()) == [3]
+    # 999 more copies: more than the loader's slab for their hash holds (placed again)
+    ck = checkins([(1, 1, T0, T0 + H), a, a, a, b, b, *near] + [(5, 1, T0 + 1, T0 + H)] * 1000)
+    result = trace(ck, cases([(1, T0, T0 + 9 * H)]))
+    assert list(result.report.repairs.values()) == [1002]
+
+
+@pytest.mark.parametrize("keep_bits", [64, 10, 5])
+def test_duplicate_count_is_exact_whatever_the_hashes_share(keep_bits):
+    # Keeping 10 or 5 bits of hash (4 of them the bucket's), most rows share one with an
+    # unequal row:
+    # the count must still be exact (the rows with a repeated key are grouped on values).
+    # 8,000 copies of one row overflow its bucket's slab (placed again at counted sizes).
+    from epicore.tracing import sweep
+
+    rng = np.random.default_rng(11)
+    n = 40_000
+    rows = np.stack(
+        [rng.integers(0, 900, n), rng.integers(0, 30, n), rng.integers(0, 50, n)], axis=1
+    )
+    person, venue, t_in = rows.T
+    t_out = t_in + rng.integers(-1, 3, n)  # t_out < t_in: a dropped row
+    copies = np.full(8_000, 5)  # one row 8,000 times: more than its slab holds
+    person, venue, t_in, t_out = (np.concatenate([a, copies]) for a in (person, venue, t_in, t_out))
+    kept = t_out >= t_in
+    values = np.stack([person, venue, t_in, t_out], axis=1)[kept]
+    truth = len(values) - len(np.unique(values, axis=0))
+    arrays = [np.ascontiguousarray(a, np.int32) for a in (person, venue, t_in, t_out)]
+    ck = sweep.Checkins(*arrays, 0, 900, 0, 30, int(kept.sum()))
+    for parts in (1, 2):
+        assert sweep.count_duplicates(ck, parts, None, keep_bits) == truth > 8_000
 
 
 def bad_checkins() -> pa.Table:
@@ -423,6 +454,75 @@ def test_compiled_hops_count_and_repair_bad_rows_like_the_sql_stages():
         trace(ck, cs, params=TraceParams(on_bad_rows="reject"))
 
 
+def as_parquet(table: pa.Table, path, unit: str, tz: str | None, id_type=None):
+    """The rows of bad_checkins() in a Parquet file: ids of `id_type`, times as timestamps of
+    `unit` with a sub-second part (floored away by every reader), naive when tz is None."""
+    table = table.combine_chunks()
+    id_type = id_type or pa.int64()
+    scale = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
+    naive = 0 if tz else 8 * H  # a naive timestamp is Asia/Shanghai wall time
+    columns = {n: table[n].cast(id_type) for n in ("person_id", "venue_id")}
+    for n in ("t_in", "t_out"):
+        seconds = pa.compute.add(table[n], naive)
+        stamps = pa.compute.add(pa.compute.multiply(seconds, scale), scale - 1)
+        columns[n] = stamps.cast(pa.timestamp(unit, tz=tz))
+    pq.write_table(pa.table(columns), path, row_group_size=4)  # several row groups
+    return path
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", None])
+def test_parquet_read_directly_counts_and_repairs_like_the_sql_stages(tmp_path, unit, tz):
+    # A Parquet file of integers and timestamps is decoded by pyarrow and converted in the
+    # compiled loop (sweep.direct_reading), not by DuckDB: same rows, repairs and answer.
+    from epicore.tracing import sweep
+
+    path = as_parquet(bad_checkins(), tmp_path / "ck.parquet", unit, tz)
+    assert sweep.direct_reading(path, "read_parquet(") is not None
+    cs = cases([(1, T0, T0 + 9 * H)])
+    compiled = trace(path, cs)
+    sql = trace(path, cs, params=TraceParams(compiled_hops=False))
+    assert compiled.contacts.equals(sql.contacts)
+    assert compiled.report.repairs == sql.report.repairs
+    assert sorted(compiled.report.repairs.values()) == [1, 1, 2, 4]
+    assert set(by_person(compiled.contacts.to_pylist())) == {2, 7}
+    exposure = by_person(compiled.contacts.to_pylist())[7]["exposure_start"]
+    assert exposure.timestamp() == T0 + 10  # the fraction floored away
+
+
+def test_parquet_with_32_bit_ids_or_ids_beyond_32_bits_is_read_directly(tmp_path):
+    from epicore.tracing import sweep
+
+    small = as_parquet(bad_checkins(), tmp_path / "small.parquet", "ms", None, pa.int32())
+    assert sweep.direct_reading(small, "read_parquet(") is not None
+    cs = cases([(1, T0, T0 + 9 * H)])
+    assert set(by_person(trace(small, cs).contacts.to_pylist())) == {2, 7}
+    # an id of 2^40 does not fit the 32-bit arrays: counted, and the file read again at 64
+    big = 2**40
+    rows = [(big, 9, T0, T0 + H), (2, 9, T0 + 60, T0 + H), (3, 9, T0 + H, T0 + 2 * H)]
+    pq.write_table(checkins(rows), tmp_path / "big.parquet")
+    found = by_person(traced_both(tmp_path / "big.parquet", cases([(big, T0, T0 + 9 * H)])))
+    assert set(found) == {2} and found[2]["via_person_id"] == big
+
+
+def test_other_column_types_are_still_read_through_duckdb(tmp_path):
+    from epicore.tracing import sweep
+
+    # t_out as text; t_in in nanoseconds, which DuckDB's epoch_us() does not take
+    rows = checkins([(1, 1, T0, T0 + H), (2, 1, T0 + 60, T0 + H)])
+    nanos = pa.compute.add(pa.compute.multiply(rows["t_in"], 10**9), 10**9 - 1)
+    rows = rows.set_column(2, "t_in", nanos.cast(pa.timestamp("ns", tz="Asia/Shanghai")))
+    as_text = rows.set_column(3, "t_out", rows["t_out"].cast(pa.string()))
+    pq.write_table(as_text, tmp_path / "text.parquet")
+    assert sweep.direct_reading(tmp_path / "text.parquet", "read_parquet(") is None
+    assert sweep.direct_reading(tmp_path / "x.csv", "read_csv(") is None
+    for compiled in (True, False):
+        params = TraceParams(compiled_hops=compiled)
+        found = trace(tmp_path / "text.parquet", cases([(1, T0, T0 + 9 * H)]), params=params)
+        assert found.contacts["person_id"].to_pylist() == [2]
+        assert found.contacts["exposure_start"][0].as_py().timestamp() == T0 + 60
+
+
 @pytest.mark.parametrize("side", ["sources", "candidates"])
 def test_both_ways_of_the_compiled_second_hop_equal_the_reference(monkeypatch, side):
     # The second hop indexes whichever side has fewer stays: force each on the same data.
@@ -431,6 +531,8 @@ def test_both_ways_of_the_compiled_second_hop_equal_the_reference(monkeypatch, s
     monkeypatch.setattr(sweep, "index_sources", lambda _s, _c: side == "sources")
     # and recompute the dense way's settled starts at every row (real runs: every million)
     monkeypatch.setattr(sweep, "settled_block", lambda _c, _v: 1)
+    # and find the cases' rows in two passes (more than a part's room of them)
+    monkeypatch.setattr(sweep, "CASE_ROWS_ROOM", 1)
     rng = np.random.default_rng(7)
     for _ in range(20):
         n = 120

@@ -106,6 +106,11 @@ def check_columns(types: dict[str, str], kind: str, label: str, report: TraceRep
         report.notes.append(f"{label}: ignored column(s) {', '.join(extra)}")
 
 
+def zoned(dtype: str) -> bool:
+    """Is a DuckDB timestamp type an instant (with a time zone) rather than wall time?"""
+    return dtype in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS")
+
+
 def convert(column: str, role: str, dtype: str, label: str, fast_time: bool = False) -> str:
     """SQL turning a raw column into BIGINT ids/epoch seconds, DOUBLE numbers or text.
 
@@ -135,7 +140,9 @@ def convert(column: str, role: str, dtype: str, label: str, fast_time: bool = Fa
     if role == "time" and dtype.startswith("TIMESTAMP"):
         # Not epoch_ms(): it rounds, so 08:00:00.9995 would become 08:00:01.
         seconds = f"floor(epoch({col}))" if fast_time else f"epoch_us({col}) // 1000000"
-        if dtype == "TIMESTAMP WITH TIME ZONE":
+        if dtype.endswith("_NS"):  # nanoseconds: neither epoch() nor epoch_us() takes them
+            seconds = f"epoch_ns({col}) // 1000000000"
+        if zoned(dtype):
             return seconds
         # A naive timestamp is Asia/Shanghai wall time (docs/tracing.md, "Input").
         return f"{seconds} - {UTC_OFFSET_S}"

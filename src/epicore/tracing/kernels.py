@@ -49,6 +49,7 @@ def given(bitmap, offset, i):
 
 
 MICROS = 1_000_000
+MILLIS = 1_000
 
 
 @njit(cache=True, inline="always")
@@ -59,6 +60,8 @@ def seconds(value, unit, shift):
     into a multiplication, where a division by a run-time value costs ~25 ns a row."""
     if unit == MICROS:
         return value // MICROS - shift
+    if unit == MILLIS:
+        return value // MILLIS - shift
     if unit == 1:
         return value - shift
     return value // unit - shift
@@ -68,7 +71,7 @@ def seconds(value, unit, shift):
 def absorb(
     p, p_ok, v, v_ok, a, a_ok, b, b_ok, bit_offsets, a_unit, a_shift, b_unit, b_shift,
     dwell_venues, dwell_s, default, person, venue, t_in, t_out, at, stats, hash_bits,
-    hash_counts,
+    slabs, hashes, filled,
 ):  # fmt: skip
     """Check one batch of converted rows and write it at `at` into the check-in arrays.
 
@@ -77,20 +80,13 @@ def absorb(
     as t_in = 1, t_out = 0: every later loop skips a row whose t_out is before its t_in, and
     no kept row has one. Counts follow epicore.tracing.inputs.checkin_counts exactly: a
     reversed stay is counted whatever its person or venue, a missing t_out whenever t_in is
-    given. ST_OVERFLOW counts times beyond the arrays' 32 bits (the caller then loads 64-bit
-    arrays). Each part c of the batch updates its own row of `stats` and, with hash_bits > 0,
-    its own slab of `hash_counts` [c, part of the whole arrays, bucket]: summed over c, the
-    kept rows per part and hash bucket as hash_round() splits them (the duplicate check then
-    needs no pass of its own to size its buckets)."""
+    given. ST_OVERFLOW counts ids and times beyond the arrays' 32 bits (the caller then loads
+    64-bit arrays). Each part c of the batch updates its own row of `stats`; with hash_bits
+    > 0 it also places each kept row's hash for the duplicate check (see place()), so that
+    check needs no pass over the rows of its own."""
     n = p.size
     parts = stats.shape[0]
     narrow = t_in.itemsize == 4
-    hash_shift = np.uint64(64 - hash_bits)
-    total = person.size
-    whole_parts = hash_counts.shape[1]
-    bounds = np.empty(whole_parts + 1, np.int64)  # where hash_round's parts start
-    for g in range(whole_parts + 1):
-        bounds[g] = total * g // whole_parts
     for c in prange(parts):
         lo, hi = part_range(n, parts, c)
         key_nulls = 0
@@ -130,11 +126,13 @@ def absorb(
                 t_in[j] = 1
                 t_out[j] = 0
                 continue
-            if narrow and (s < -2147483648 or e > 2147483647):
-                overflow += 1
-                s = e = 0
             q = np.int64(p[i])
             w = np.int64(v[i])
+            if narrow and not (
+                -2147483648 <= min(s, q, w) and max(e, q, w) <= 2147483647
+            ):  # caught by DuckDB's cast for ids it converts, here for ids read directly
+                overflow += 1
+                s = e = q = w = 0
             person[j] = q
             venue[j] = w
             t_in[j] = s
@@ -145,12 +143,7 @@ def absorb(
             vmax = max(vmax, w)
             valid += 1
             if hash_bits:
-                # Counted under the part of the whole arrays that hash_round() gives the
-                # row (not this batch's part), in this thread's own slab.
-                g = 0
-                while g + 1 < whole_parts and j >= bounds[g + 1]:
-                    g += 1
-                hash_counts[c, g, row_hash(q, w, s, e) >> hash_shift] += 1
+                place(row_hash(q, w, s, e), c, hash_bits, 64, slabs, hashes, filled)
         stats[c, ST_KEY_NULL] += key_nulls
         stats[c, ST_REVERSED] += reversed_
         stats[c, ST_TO_FILL] += to_fill
@@ -162,23 +155,37 @@ def absorb(
         stats[c, ST_VALID] += valid
 
 
+# Bits of a row's hash that rows_where() first looks up in a bitmap of the wanted keys'.
+SIEVE_BITS = 20
+
+
 @njit(parallel=True, cache=True)
-def rows_where(person, venue, t_in, t_out, pmin, mark, wanted, min_length, parts):
+def rows_where(
+    person, venue, t_in, t_out, pmin, mark, wanted, key_bits, min_length, parts, room
+):  # fmt: skip
     """Indexes, in row order, of the kept rows lasting at least `min_length` seconds that
     belong to a marked person (mark[person - pmin] != 0; an empty mark: anyone) and whose
-    hash is in `wanted` (sorted; empty: any hash). Two passes: count per part, then fill."""
+    key (the top `key_bits` bits of its hash) is in `wanted` (sorted; empty: any key). One
+    pass when no part finds more than `room` rows (they are written as they are counted),
+    else a second to fill arrays of the counted sizes."""
     n = person.size
+    key_shift = np.uint64(64 - key_bits)
+    # a row's top 20 bits of hash first meet a bitmap of the wanted keys' (128 KB, cached):
+    # nearly every row stops there instead of searching `wanted`
+    sieve_bits = min(SIEVE_BITS, key_bits)
+    sieve = np.zeros(((1 << sieve_bits) + 7) >> 3, np.uint8)
+    sieve_shift = np.uint64(key_bits - sieve_bits)
+    for k in wanted:
+        f = k >> sieve_shift
+        sieve[f >> np.uint64(3)] |= np.uint8(1 << (f & np.uint64(7)))
     got = np.zeros(parts, np.int64)
-    out = np.empty(0, np.int64)
+    first = np.arange(parts) * room  # first pass: `room` slots per part
+    out = np.empty(parts * room, np.int64)
     for step in range(2):
-        first = np.zeros(parts, np.int64)
-        for c in range(1, parts):
-            first[c] = first[c - 1] + got[c - 1]
-        if step == 1:
-            out = np.empty(got.sum(), np.int64)
         for c in prange(parts):
             lo, hi = part_range(n, parts, c)
             at = first[c]
+            end = first[c] + room if step == 0 else out.size
             for i in range(lo, hi):
                 if np.int64(t_out[i]) - np.int64(t_in[i]) < min_length:  # dropped rows: < 0
                     continue
@@ -189,15 +196,32 @@ def rows_where(person, venue, t_in, t_out, pmin, mark, wanted, min_length, parts
                         np.int64(person[i]), np.int64(venue[i]), np.int64(t_in[i]),
                         np.int64(t_out[i]),
                     )  # fmt: skip
-                    k = np.searchsorted(wanted, h)
-                    if k == wanted.size or wanted[k] != h:
+                    f = h >> np.uint64(64 - sieve_bits)
+                    if (sieve[f >> np.uint64(3)] >> (f & np.uint64(7))) & 1 == 0:
                         continue
-                if step == 1:
+                    key = h >> key_shift
+                    k = np.searchsorted(wanted, key)
+                    if k == wanted.size or wanted[k] != key:
+                        continue
+                if at < end:
                     out[at] = i
                 at += 1
-            if step == 0:
-                got[c] = at - first[c]
-    return out
+            got[c] = at - first[c]
+        if step == 0 and got.max() <= room:
+            break
+        if step == 0:  # some part found more: a second pass into arrays of the found sizes
+            first[0] = 0
+            for c in range(1, parts):
+                first[c] = first[c - 1] + got[c - 1]
+            out = np.empty(got.sum(), np.int64)
+    if out.size == got.sum():
+        return out
+    kept = np.empty(got.sum(), np.int64)
+    at = 0
+    for c in range(parts):
+        kept[at : at + got[c]] = out[first[c] : first[c] + got[c]]
+        at += got[c]
+    return kept
 
 
 # --- Exact duplicates -----------------------------------------------------------------------
@@ -219,86 +243,119 @@ def row_hash(p, v, a, b):
     return x
 
 
+@njit(cache=True, inline="always")
+def place(h, c, bits, keep_bits, slabs, out, filled):
+    """Place hash h found by part c in its bucket b (its top `bits` bits): in slab
+    k = b * parts + c, out[slabs[k]:slabs[k + 1]], counted in filled[c, b]. Only the top
+    `keep_bits` bits are kept (64: all; fewer in tests, to make chance repeats common). A
+    full slab still counts: the caller then places every hash again in slabs of the
+    counted sizes."""
+    parts = filled.shape[0]
+    b = np.int64(h >> np.uint64(64 - bits))
+    k = filled[c, b]
+    at = slabs[b * parts + c] + k
+    if at < slabs[b * parts + c + 1]:
+        out[at] = h >> np.uint64(64 - keep_bits)
+    filled[c, b] = k + 1
+
+
 @njit(parallel=True, cache=True)
-def hash_round(person, venue, t_in, t_out, bits, counts, first, last, out):
-    """The hashes of the kept rows in buckets [first, last), written into `out` grouped by
-    bucket; returns the buckets' offsets in `out`. A round at a time, so that one buffer of
-    a fraction of the rows serves every round."""
+def place_hashes(person, venue, t_in, t_out, bits, keep_bits, slabs, out, filled):
+    """place() every kept row's hash, a pass over the rows (when the load could not)."""
     n = person.size
-    parts = counts.shape[0]
-    shift = np.uint64(64 - bits)
-    starts = np.zeros((parts, last - first), np.int64)
-    offsets = np.zeros(last - first + 1, np.int64)
-    at = 0
-    for b in range(first, last):
-        offsets[b - first] = at
-        for c in range(parts):
-            starts[c, b - first] = at
-            at += counts[c, b]
-    offsets[last - first] = at
+    parts = filled.shape[0]
     for c in prange(parts):
         lo, hi = part_range(n, parts, c)
-        place = starts[c].copy()
+        filled[c, :] = 0
         for i in range(lo, hi):
             if t_out[i] < t_in[i]:
                 continue
             h = row_hash(
                 np.int64(person[i]), np.int64(venue[i]), np.int64(t_in[i]), np.int64(t_out[i])
             )
-            b = np.int64(h >> shift)
-            if b < first or b >= last:
-                continue
-            out[place[b - first]] = h
-            place[b - first] += 1
-    return offsets
+            place(h, c, bits, keep_bits, slabs, out, filled)
+
+
+# Repeats listed per bucket in the parallel pass; a bucket with more is listed again alone.
+LISTED_REPEATS = 16
 
 
 @njit(cache=True)
-def _repeats_in(hashes, lo, hi, found, keep):
-    """Hashes in [lo, hi) seen before in the range (an open-addressing set); with `keep`, the
-    repeated values are written to `found` (from 0) and their number returned."""
+def _repeats_in(out, slabs, filled, b, table, found):
+    """Hashes in bucket b's slabs seen before in it (an open-addressing set in `table`,
+    cleared here); the first found.size are written to `found`. Their number."""
+    parts = filled.shape[0]
+    rows = 0
+    for c in range(parts):
+        rows += filled[c, b]
     size = 16
     bits = 4
-    while size < 2 * (hi - lo):
+    while size < 2 * rows:
         size *= 2
         bits += 1
-    table = np.zeros(size, np.uint64)
+    table[:size] = 0
     mask = np.uint64(size - 1)
     shift = np.uint64(64 - bits)
+    zero_seen = False  # 0 marks an empty slot, so the hash 0 is tracked apart
     repeats = 0
-    for i in range(lo, hi):
-        h = hashes[i]
-        key = h if h != 0 else np.uint64(1)
-        slot = (key * np.uint64(0x9E3779B97F4A7C15)) >> shift
-        while True:
-            got = table[slot]
-            if got == 0:
-                table[slot] = key
-                break
-            if got == key:
-                if keep:
-                    found[repeats] = h
+    for c in range(parts):
+        at = slabs[b * parts + c]
+        for i in range(at, at + filled[c, b]):
+            key = out[i]
+            seen = False
+            if key == 0:
+                seen = zero_seen
+                zero_seen = True
+            else:
+                slot = (key * np.uint64(0x9E3779B97F4A7C15)) >> shift
+                while True:
+                    got = table[slot]
+                    if got == 0:
+                        table[slot] = key
+                        break
+                    if got == key:
+                        seen = True
+                        break
+                    slot = (slot + np.uint64(1)) & mask
+            if seen:
+                if repeats < found.size:
+                    found[repeats] = key
                 repeats += 1
-                break
-            slot = (slot + np.uint64(1)) & mask
     return repeats
 
 
 @njit(parallel=True, cache=True)
-def repeated_hashes(hashes, offsets):
-    """The hash values that occur more than once (each listed once per repeat)."""
-    buckets = offsets.size - 1
-    per_bucket = np.zeros(buckets, np.int64)
-    empty = np.empty(0, np.uint64)
-    for b in prange(buckets):
-        per_bucket[b] = _repeats_in(hashes, offsets[b], offsets[b + 1], empty, False)
-    out = np.empty(per_bucket.sum(), np.uint64)
-    at = 0
+def repeated_hashes(out, slabs, filled):
+    """The placed hashes that occur more than once in their bucket, once per repeat."""
+    parts, buckets = filled.shape
+    largest = 0
     for b in range(buckets):
-        if per_bucket[b]:
-            _repeats_in(hashes, offsets[b], offsets[b + 1], out[at:], True)
-            at += per_bucket[b]
-    return out
+        rows = 0
+        for c in range(parts):
+            rows += filled[c, b]
+        largest = max(largest, rows)
+    size = 16
+    while size < 2 * largest:
+        size *= 2
+    per_bucket = np.zeros(buckets, np.int64)
+    listed = np.zeros((buckets, LISTED_REPEATS), np.uint64)
+    for c in prange(parts):
+        table = np.empty(size, np.uint64)
+        for b in range(c, buckets, parts):
+            per_bucket[b] = _repeats_in(out, slabs, filled, b, table, listed[b])
+    repeated = np.empty(per_bucket.sum(), np.uint64)
+    at = 0
+    table = np.empty(size, np.uint64)
+    for b in range(buckets):
+        got = per_bucket[b]
+        if got > LISTED_REPEATS:
+            found = np.empty(got, np.uint64)
+            _repeats_in(out, slabs, filled, b, table, found)
+        else:
+            found = listed[b, :got]
+        repeated[at : at + got] = found
+        at += got
+    return repeated
 
 
 # --- The hops --------------------------------------------------------------------------------
@@ -365,7 +422,8 @@ def merge_best(best):
 
 @njit(parallel=True, cache=True)
 def count_sides(person, t_in, t_out, pmin, exposed_at, isolated_at, excluded, parts):
-    """Rows a hop would index on each side: (source stays, candidate stays).
+    """Rows a hop would index on each side, per part of the rows: [part, 0] source stays,
+    [part, 1] candidate stays (gather_stays then fills without counting again).
 
     A source stay is a stay of an exposed person (exposed_at != NONE) clipped to
     [exposed_at, isolated_at), non-empty; a candidate stay a non-empty stay of someone not
@@ -390,55 +448,51 @@ def count_sides(person, t_in, t_out, pmin, exposed_at, isolated_at, excluded, pa
                 candidates += 1
         out[c, 0] = sources
         out[c, 1] = candidates
-    return out.sum(axis=0)
+    return out
 
 
 @njit(parallel=True, cache=True)
-def gather_stays(
-    person, venue, t_in, t_out, pmin, exposed_at, isolated_at, excluded, sources, total, parts
-):
+def gather_stays(person, venue, t_in, t_out, pmin, exposed_at, isolated_at, excluded, sources, got):
     """The stays of one side as arrays (who, venue, start, end): with `sources`, exposed people's
-    stays clipped to [exposed_at, isolated_at); else candidates' stays (who = person index)."""
+    stays clipped to [exposed_at, isolated_at); else candidates' stays (who = person index).
+    got[c]: that side's stays in part c of the rows (count_sides)."""
     n = person.size
-    got = np.zeros(parts, np.int64)
+    parts = got.size
+    total = got.sum()
     who = np.empty(total, np.int64)
     place = np.empty(total, np.int64)
     start = np.empty(total, np.int64)
     end = np.empty(total, np.int64)
-    for step in range(2):
-        first = np.zeros(parts, np.int64)
-        for c in range(1, parts):
-            first[c] = first[c - 1] + got[c - 1]
-        for c in prange(parts):
-            lo, hi = part_range(n, parts, c)
-            at = first[c]
-            for i in range(lo, hi):
-                a = np.int64(t_in[i])
-                b = np.int64(t_out[i])
-                if b <= a:
+    first = np.zeros(parts, np.int64)
+    for c in range(1, parts):
+        first[c] = first[c - 1] + got[c - 1]
+    for c in prange(parts):
+        lo, hi = part_range(n, parts, c)
+        at = first[c]
+        for i in range(lo, hi):
+            a = np.int64(t_in[i])
+            b = np.int64(t_out[i])
+            if b <= a:
+                continue
+            q = np.int64(person[i]) - pmin
+            x = exposed_at[q]
+            if sources:
+                if x == NONE:
                     continue
-                q = np.int64(person[i]) - pmin
-                x = exposed_at[q]
-                if sources:
-                    if x == NONE:
-                        continue
-                    s = max(a, x)
-                    e = min(b, isolated_at[q])
-                    if e <= s:
-                        continue
-                else:
-                    if x != NONE or excluded[q]:
-                        continue
-                    s = a
-                    e = b
-                if step == 1:
-                    who[at] = q
-                    place[at] = np.int64(venue[i])
-                    start[at] = s
-                    end[at] = e
-                at += 1
-            if step == 0:
-                got[c] = at - first[c]
+                s = max(a, x)
+                e = min(b, isolated_at[q])
+                if e <= s:
+                    continue
+            else:
+                if x != NONE or excluded[q]:
+                    continue
+                s = a
+                e = b
+            who[at] = q
+            place[at] = np.int64(venue[i])
+            start[at] = s
+            end[at] = e
+            at += 1
     return who, place, start, end
 
 

@@ -26,11 +26,13 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numba
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from epicore.errors import ValidationError
 from epicore.tracing import inputs, kernels
@@ -88,12 +90,13 @@ def load_checkins(con, source, params: TraceParams, report: TraceReport) -> Chec
         reading = Reading.of(con, source, scratch)
         for width in (np.int32, np.int64):
             try:
-                arrays, stats, hashed = reading.into_arrays(con, width, params, parts)
-            except duckdb.ConversionException:  # an id beyond 32 bits
+                dwell, duplicates = int(params.default_dwell_s), params.check_duplicates
+                arrays, stats, placed = reading.into_arrays(con, width, parts, dwell, duplicates)
+            except duckdb.ConversionException:  # an id beyond 32 bits (DuckDB's cast)
                 if width is np.int64:
                     raise
                 continue
-            if stats[:, kernels.ST_OVERFLOW].sum() == 0:  # no time beyond 32 bits
+            if stats[:, kernels.ST_OVERFLOW].sum() == 0:  # no id or time beyond 32 bits
                 break
     ck = checkins_of(arrays, stats)
     if ck is None:
@@ -107,7 +110,7 @@ def load_checkins(con, source, params: TraceParams, report: TraceReport) -> Chec
     inputs.report_checkin_counts(report, params, label, rows, key_nulls, reversed_, to_fill)
     if params.check_duplicates:
         with report.timed("load.duplicates"):
-            duplicates = count_duplicates(ck, *hashed)
+            duplicates = count_duplicates(ck, parts, placed)
         inputs.report_duplicates(report, params, label, duplicates)
     return ck
 
@@ -119,27 +122,35 @@ BATCH_ROWS = 1 << 20
 @dataclass
 class Reading:
     """How to read the check-ins: a SELECT of the four columns (ids as given, times as whole
-    units of `units` per second with `shifts` to subtract), and the row count if known."""
+    units of `units` per second with `shifts` to subtract), and the row count if known; or,
+    with `direct`, the Parquet file or Arrow table read as it is (no SELECT)."""
 
     select: str
     units: tuple[int, int]
     shifts: tuple[int, int]
     rows: int | None
+    direct: Path | pa.Table | None = None
 
     @classmethod
     def of(cls, con, source, report: TraceReport) -> Reading:
         """Timestamps are read as microseconds and floored to seconds in the compiled loop
         (DuckDB's own conversion cost ~0.5 s on 98 M rows); other types as inputs.convert
-        does. The columns and their values are checked as in inputs.converted_selects."""
+        does. The columns and their values are checked as in inputs.converted_selects.
+        A Parquet file or Arrow table whose four columns are already integers or timestamps
+        is read directly (see direct_reading)."""
         label, relation, types = inputs.checked_relation(con, source, "checkins", report)
+        direct = direct_reading(source, relation)
+        if direct is not None:
+            return direct
         exprs, units, shifts = [], [], []
         for column, role in inputs.COLUMNS["checkins"].items():
             dtype = types[column]
             if role == "time" and dtype.startswith("TIMESTAMP"):
-                exprs.append(f'epoch_us("{column}")')
-                units.append(1_000_000)
-                naive = dtype != "TIMESTAMP WITH TIME ZONE"  # Asia/Shanghai wall time
-                shifts.append(inputs.UTC_OFFSET_S if naive else 0)
+                nanos = dtype.endswith("_NS")
+                exprs.append(f'epoch_{"ns" if nanos else "us"}("{column}")')
+                units.append(TIME_UNITS["ns" if nanos else "us"])
+                # a naive timestamp is Asia/Shanghai wall time
+                shifts.append(0 if inputs.zoned(dtype) else inputs.UTC_OFFSET_S)
             else:
                 exprs.append(inputs.convert(column, role, dtype, label))
                 if role == "time":
@@ -154,25 +165,31 @@ class Reading:
             rows = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0]
         return cls(select, (units[0], units[1]), (shifts[0], shifts[1]), rows)
 
-    def into_arrays(self, con, width, params: TraceParams, parts: int):
-        """Stream the rows into four arrays of `width` (ids cast by DuckDB, which raises if
-        one does not fit), checking and repairing each batch as it comes; (arrays, stats).
-        With the count known the arrays are allocated once and DuckDB's batches are dropped
-        as soon as they are copied (no second copy of the data in memory)."""
-        dwell_venues, dwell = dwell_arrays(con)  # before the query holds the connection
+    def batches(self, con, width):
+        """(record batches of the four columns, their row count)."""
+        if isinstance(self.direct, pa.Table):
+            return self.direct.select(list(COLUMNS)).to_batches(), self.rows
+        if self.direct is not None:
+            return parquet_batches(self.direct), self.rows
         sql_type = "INTEGER" if width is np.int32 else "BIGINT"
         ids = ", ".join(f"CAST({c} AS {sql_type}) AS {c}" for c in COLUMNS[:2])
         times = ", ".join(f"CAST({c} AS BIGINT) AS {c}" for c in COLUMNS[2:])
         query = con.sql(f"SELECT {ids}, {times} FROM ({self.select})")
         if self.rows is None:
             table = query.to_arrow_table()
-            batches, rows = table.to_batches(), table.num_rows
-        else:
-            batches, rows = query.to_arrow_reader(BATCH_ROWS), self.rows
+            return table.to_batches(), table.num_rows
+        return query.to_arrow_reader(BATCH_ROWS), self.rows
+
+    def into_arrays(self, con, width, parts: int, default_dwell_s: int, duplicates: bool):
+        """Stream the rows into four arrays of `width` (an id or time that does not fit is
+        counted as ST_OVERFLOW), checking and repairing each batch as it comes; (arrays,
+        stats, the rows' hashes Placed for the duplicate check). With the count known the arrays are allocated once and each batch is
+        dropped as soon as it is copied (no second copy of the data in memory)."""
+        dwell_venues, dwell = dwell_arrays(con)  # before the query holds the connection
+        batches, rows = self.batches(con, width)
         arrays = [np.empty(rows, width) for _ in COLUMNS]
         stats = kernels.new_stats(parts)
-        bits = hash_bits(rows) if params.check_duplicates else 0
-        counts = np.zeros((parts, parts, 1 << bits), np.int64)
+        placed = Placed.expecting(rows if duplicates else 0, parts)
         at = 0
         for batch in batches:
             if at + batch.num_rows > rows:
@@ -184,15 +201,59 @@ class Reading:
                 *[part for column in columns for part in (values_of(column), validity_of(column))],
                 np.array([column.offset for column in columns], np.int64),
                 self.units[0], self.shifts[0], self.units[1], self.shifts[1],
-                dwell_venues, dwell, int(params.default_dwell_s), *arrays, at, stats, bits,
-                counts,
+                dwell_venues, dwell, default_dwell_s, *arrays, at, stats, placed.bits,
+                placed.slabs, placed.hashes, placed.filled,
             )  # fmt: skip
             at += batch.num_rows
         if at != rows:
             raise ValidationError(
                 "tracing.changed_input", "the check-ins changed while they were read"
             )
-        return arrays, stats, (bits, counts.sum(axis=0))
+        return arrays, stats, placed
+
+
+# Seconds per unit of an Arrow timestamp.
+TIME_UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def direct_reading(source, relation: str) -> Reading | None:
+    """A Reading without DuckDB when the source is a Parquet file or an Arrow table whose ids
+    are 32- or 64-bit integers and whose times are timestamps or such integers (epoch
+    seconds): the compiled loop converts them as DuckDB would (a naive timestamp is
+    Asia/Shanghai wall time). pyarrow decodes such a file ~2x faster than DuckDB streams it
+    (98 M rows: 1.3-2.0 s against 3.1-3.3 s, docs/tracing.md); None otherwise."""
+    if isinstance(source, pa.Table):
+        schema, rows, direct = source.schema, source.num_rows, source
+    elif relation.startswith("read_parquet("):
+        try:
+            meta = pq.ParquetFile(source)
+        except (pa.ArrowException, OSError):  # DuckDB read it, so leave it to DuckDB
+            return None
+        schema, rows, direct = meta.schema_arrow, meta.metadata.num_rows, Path(source)
+    else:
+        return None
+    units, shifts = [], []
+    for column, role in inputs.COLUMNS["checkins"].items():
+        if schema.get_field_index(column) < 0:
+            return None
+        dtype = schema.field(column).type
+        if dtype in (pa.int32(), pa.int64()):
+            units.append(1)
+            shifts.append(0)
+        elif role == "time" and pa.types.is_timestamp(dtype) and dtype.unit in TIME_UNITS:
+            units.append(TIME_UNITS[dtype.unit])
+            shifts.append(0 if dtype.tz else inputs.UTC_OFFSET_S)
+        else:
+            return None
+    return Reading("", (units[2], units[3]), (shifts[2], shifts[3]), rows, direct)
+
+
+def parquet_batches(path: Path):
+    """The four columns of a Parquet file, a row group at a time (its columns decoded on
+    pyarrow's threads; measured faster than iter_batches: 1.3 s against 1.95 s)."""
+    file = pq.ParquetFile(path, memory_map=True)
+    for group in range(file.num_row_groups):
+        yield from file.read_row_group(group, columns=list(COLUMNS), use_threads=True).to_batches()
 
 
 EMPTY_BITMAP = np.empty(0, np.uint8)
@@ -243,36 +304,64 @@ def hash_bits(rows: int) -> int:
     return min(16, max(4, math.ceil(math.log2(max(rows / HASHES_PER_BUCKET, 1)))))
 
 
-# The duplicate check can place the hashes in rounds, each over a part of the hash space, so
-# that its buffer holds only that part (a round costs a pass over the rows). Measured on the
-# 98 M-row city: one round 1.9 s, two 2.05-2.08 s (392 MB of buffer instead of 784 MB),
-# four 2.2 s. Memory is within bounds either way (peak ~2.7 GB), so one.
-DUPLICATE_ROUNDS = 1
+@dataclass
+class Placed:
+    """Each kept row's 64-bit hash in a slab per (hash bucket, part of the rows): bucket b
+    of part c is hashes[slabs[b * parts + c]:][:filled[c, b]] (kernels.place)."""
+
+    bits: int
+    slabs: np.ndarray
+    hashes: np.ndarray
+    filled: np.ndarray
+
+    @classmethod
+    def expecting(cls, rows: int, parts: int) -> Placed:
+        """Slabs sized by expectation for `rows` rows: a part's rows in a bucket are about
+        binomial, so each holds the mean + 6 standard deviations (4% more than the rows on
+        98 M). No rows: nothing is placed (bits 0)."""
+        if rows < 2:
+            return cls(0, np.zeros(1, np.int64), np.empty(0, np.uint64), np.zeros((1, 1), np.int64))
+        bits = hash_bits(rows)
+        expected = -(-rows // parts) / (1 << bits)
+        room = int(expected + 6 * math.sqrt(expected) + 16)
+        slabs = np.arange((1 << bits) * parts + 1, dtype=np.int64) * room
+        return cls(
+            bits, slabs, np.empty(int(slabs[-1]), np.uint64), np.zeros((parts, 1 << bits), np.int64)
+        )
+
+    def overflowed(self) -> bool:
+        return bool((self.filled > np.diff(self.slabs).reshape(self.filled.T.shape).T).any())
 
 
-def count_duplicates(ck: Checkins, bits: int, counts: np.ndarray) -> int:
-    """Kept rows equal to an earlier kept row, exactly: every row's 64-bit hash, grouped into
-    cache-sized buckets by its top `bits` bits (`counts`: rows per part and bucket, counted
-    while loading), checked against a hash set per bucket; the rows whose hash repeats are
-    then grouped on their values (unequal rows sharing a hash fall apart there). Replaces the
-    SQL path's sort of 98 M hashes (3.6 s)."""
+def count_duplicates(
+    ck: Checkins, parts: int, placed: Placed | None = None, keep_bits: int = 64
+) -> int:
+    """Kept rows equal to an earlier kept row, exactly: the rows' hashes, placed in
+    cache-sized buckets by their top bits (while loading, else here), meet a hash set per
+    bucket; the rows whose hash repeats are then grouped on their values (unequal rows
+    sharing a hash fall apart there). Replaces the SQL path's sort of 98 M hashes (3.6 s).
+    `keep_bits` < 64 (tests) keeps only the hashes' top bits, so that unequal rows share one."""
     if ck.kept < 2:
         return 0
     columns = (ck.person, ck.venue, ck.t_in, ck.t_out)
-    per_bucket = counts.sum(axis=0)
-    cuts = np.linspace(0, len(per_bucket), DUPLICATE_ROUNDS + 1).astype(np.int64)
-    rounds = list(zip(cuts[:-1], cuts[1:], strict=True))
-    buffer = np.empty(max(int(per_bucket[a:b].sum()) for a, b in rounds), np.uint64)
-    repeated = []
-    for first, last in rounds:
-        offsets = kernels.hash_round(*columns, bits, counts, int(first), int(last), buffer)
-        repeated.append(kernels.repeated_hashes(buffer, offsets))
-    del buffer
-    wanted = np.unique(np.concatenate(repeated))
+    if placed is None or keep_bits < 64:
+        placed = Placed.expecting(len(ck.person), parts)
+        kernels.place_hashes(
+            *columns, placed.bits, keep_bits, placed.slabs, placed.hashes, placed.filled
+        )
+    if placed.overflowed():  # many copies of one row: slabs of the sizes just counted
+        placed.slabs = np.concatenate([[0], np.cumsum(placed.filled.T.ravel())])
+        placed.hashes = np.empty(int(placed.slabs[-1]), np.uint64)
+        kernels.place_hashes(
+            *columns, placed.bits, keep_bits, placed.slabs, placed.hashes, placed.filled
+        )
+    wanted = np.unique(kernels.repeated_hashes(placed.hashes, placed.slabs, placed.filled))
+    placed.hashes = np.empty(0, np.uint64)  # its memory freed before the hops
     if not wanted.size:
         return 0
-    parts = counts.shape[0]
-    at = kernels.rows_where(*columns, ck.pmin, NO_MARK, wanted, 0, parts)
+    at = kernels.rows_where(
+        *columns, ck.pmin, NO_MARK, wanted, keep_bits, 0, parts, 2 * len(wanted)
+    )
     values = np.stack([np.asarray(c[at], np.int64) for c in columns], axis=1)
     return int(len(at) - np.unique(values, axis=0).shape[0])
 
@@ -318,6 +407,11 @@ def marks(ck: Checkins, ids: np.ndarray) -> np.ndarray:
     return out
 
 
+# Case rows a part of the check-ins is expected to hold at most (kernels.rows_where finds
+# them in one pass up to this many; 1,000 cases of the benchmark city have ~100,000 rows).
+CASE_ROWS_ROOM = 1 << 17
+
+
 def case_stays(ck: Checkins, cases: dict[str, np.ndarray], parts: int):
     """The cases' check-ins clipped to each of their windows (a case may have several),
     non-empty pieces only: (via, venue, start, end)."""
@@ -325,7 +419,7 @@ def case_stays(ck: Checkins, cases: dict[str, np.ndarray], parts: int):
     # person range (no kept rows) the empty mark selects no row either.
     mark = marks(ck, cases["person_id"])
     columns = (ck.person, ck.venue, ck.t_in, ck.t_out)
-    rows = kernels.rows_where(*columns, ck.pmin, mark, ANY_HASH, 1, parts)
+    rows = kernels.rows_where(*columns, ck.pmin, mark, ANY_HASH, 64, 1, parts, CASE_ROWS_ROOM)
     who = np.asarray(ck.person[rows], np.int64)
     case_ids = np.asarray(cases["person_id"], np.int64)
     first = np.searchsorted(case_ids, who, "left")
@@ -378,14 +472,15 @@ def second_hop(
     isolated_at[index[inside]] = np.asarray(iso["t_isolated"], np.int64)[inside]
     parts = best.shape[0]
     args = (ck.person, ck.venue, ck.t_in, ck.t_out, ck.pmin, exposed_at, isolated_at, is_case)
-    sources, candidates = kernels.count_sides(
+    per_part = kernels.count_sides(
         ck.person, ck.t_in, ck.t_out, ck.pmin, exposed_at, isolated_at, is_case, parts
     )
-    if index_sources(sources, candidates):
-        who, place, start, end = kernels.gather_stays(*args, True, sources, parts)
+    sources, candidates = (np.ascontiguousarray(per_part[:, k]) for k in (0, 1))
+    if index_sources(int(sources.sum()), int(candidates.sum())):
+        who, place, start, end = kernels.gather_stays(*args, True, sources)
         skip = is_case | (exposed_at != NONE)
         return hop_by_lookups(ck, (who + ck.pmin, place, start, end), skip, min_s, best)
-    who, place, start, end = kernels.gather_stays(*args, False, candidates, parts)
+    who, place, start, end = kernels.gather_stays(*args, False, candidates)
     order = np.lexsort((end, start, place))
     who, place, start, end = who[order], place[order], start[order], end[order]
     off = kernels.venue_index(place, ck.vmin, ck.venues)
@@ -431,11 +526,12 @@ def warm_up() -> None:
     dense = [(p, 1, t, t + h) for p in (1, 2, 3, 4)] + [
         (p, 2, t + 2 * h, t + 3 * h) for p in (2, 3, 5)
     ]
-    for rows in (sparse, dense):
+    # 64-bit ids as Parquet files usually hold them, 32-bit ones as DuckDB's cast gives them
+    for rows, id_type in ((sparse, pa.int64()), (dense, pa.int32())):
         columns = list(zip(*rows, strict=True))
-        names = ("person_id", "venue_id", "t_in", "t_out")
+        types = (id_type, id_type, pa.int64(), pa.int64())
         trace(
-            pa.table({n: pa.array(c, pa.int64()) for n, c in zip(names, columns, strict=True)}),
+            pa.table({n: pa.array(c, t) for n, c, t in zip(COLUMNS, columns, types, strict=True)}),
             cases,
         )
 
