@@ -377,13 +377,19 @@ def test_sub_second_parts_are_dropped_before_and_after_2038():
 def test_duplicates_are_counted_exactly_and_near_copies_are_not():
     a, b = (2, 1, T0, T0 + H), (3, 1, T0, T0 + 2 * H)
     near = [(3, 1, T0, T0 + 2 * H + 1), (3, 2, T0, T0 + 2 * H), (4, 1, T0, T0 + 2 * H)]
-    ck = checkins([(1, 1, T0, T0 + H), a, a, a, b, b, *near])  # 2 + 1 copies
-    result = trace(ck, cases([(1, T0, T0 + 9 * H)]))
-    assert list(result.report.repairs.values()) == [3]
-    # 999 more copies: more than the loader's slab for their hash holds (placed again)
-    ck = checkins([(1, 1, T0, T0 + H), a, a, a, b, b, *near] + [(5, 1, T0 + 1, T0 + H)] * 1000)
-    result = trace(ck, cases([(1, T0, T0 + 9 * H)]))
-    assert list(result.report.repairs.values()) == [1002]
+    # a stay shorter than the minimum overlap is not kept in the compiled path's arrays:
+    # its copies are found by reading the input again
+    short = (6, 1, T0, T0 + 60)
+    rows = [(1, 1, T0, T0 + H), a, a, a, b, b, *near, short, short]  # 2 + 1 + 1 copies
+    for params in (TraceParams(), TraceParams(compiled_hops=False)):
+        result = trace(checkins(rows), cases([(1, T0, T0 + 9 * H)]), params=params)
+        assert list(result.report.repairs.values()) == [4]
+        # 999 more copies: more than the loader's slab for their hash holds (placed again),
+        # of a long stay, then of a short one (all rows read again)
+        for copied in ((5, 1, T0 + 1, T0 + H), (7, 1, T0 + 1, T0 + 2)):
+            ck = checkins(rows + [copied] * 1000)
+            result = trace(ck, cases([(1, T0, T0 + 9 * H)]), params=params)
+            assert list(result.report.repairs.values()) == [1003]
 
 
 @pytest.mark.parametrize("keep_bits", [64, 10, 5])
@@ -407,7 +413,7 @@ def test_duplicate_count_is_exact_whatever_the_hashes_share(keep_bits):
     values = np.stack([person, venue, t_in, t_out], axis=1)[kept]
     truth = len(values) - len(np.unique(values, axis=0))
     arrays = [np.ascontiguousarray(a, np.int32) for a in (person, venue, t_in, t_out)]
-    ck = sweep.Checkins(*arrays, 0, 900, 0, 30, int(kept.sum()))
+    ck = sweep.Checkins(*arrays, 0, 900, 0, 30, int(kept.sum()), True)
     for parts in (1, 2):
         assert sweep.count_duplicates(ck, parts, None, keep_bits) == truth > 8_000
 

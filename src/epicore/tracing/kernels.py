@@ -70,25 +70,33 @@ def seconds(value, unit, shift):
 @njit(parallel=True, cache=True)
 def absorb(
     p, p_ok, v, v_ok, a, a_ok, b, b_ok, bit_offsets, a_unit, a_shift, b_unit, b_shift,
-    dwell_venues, dwell_s, default, person, venue, t_in, t_out, at, stats, hash_bits,
-    slabs, hashes, filled,
+    dwell_venues, dwell_s, default, min_length, wanted, person, venue, t_in, t_out, at,
+    stats, hash_bits, slabs, hashes, filled,
 ):  # fmt: skip
-    """Check one batch of converted rows and write it at `at` into the check-in arrays.
+    """Check one batch of converted rows and append the rows to keep at `at` to the
+    check-in arrays; returns how many were appended.
 
     Missing t_out are filled from the venue's assumed dwell (dwell_venues sorted; `default`
-    for others). Dropped rows (an empty person, venue or t_in; t_out before t_in) are written
-    as t_in = 1, t_out = 0: every later loop skips a row whose t_out is before its t_in, and
-    no kept row has one. Counts follow epicore.tracing.inputs.checkin_counts exactly: a
-    reversed stay is counted whatever its person or venue, a missing t_out whenever t_in is
-    given. ST_OVERFLOW counts ids and times beyond the arrays' 32 bits (the caller then loads
+    for others). Dropped rows (an empty person, venue or t_in; t_out before t_in) are not
+    kept. Counts follow epicore.tracing.inputs.checkin_counts exactly: a reversed stay is
+    counted whatever its person or venue, a missing t_out whenever t_in is given.
+    ST_OVERFLOW counts ids and times beyond the arrays' 32 bits (the caller then loads
     64-bit arrays). Each part c of the batch updates its own row of `stats`; with hash_bits
-    > 0 it also places each kept row's hash for the duplicate check (see place()), so that
-    check needs no pass over the rows of its own."""
+    > 0 it also places every kept row's hash for the duplicate check (see place()), so that
+    check needs no pass over the rows of its own.
+
+    Of the kept rows only those lasting at least `min_length` seconds are appended (a
+    shorter stay can never overlap another by the rule's minimum), and with `wanted`
+    (sorted hashes) only those whose hash is in it. Each part writes its rows from where its
+    part of the batch would start, then the parts are moved together, so the arrays'
+    memory is touched only about as far as the rows they keep."""
     n = p.size
     parts = stats.shape[0]
     narrow = t_in.itemsize == 4
+    stored = np.zeros(parts, np.int64)
     for c in prange(parts):
         lo, hi = part_range(n, parts, c)
+        j = at + lo
         key_nulls = 0
         reversed_ = 0
         to_fill = 0
@@ -99,7 +107,6 @@ def absorb(
         vmax = stats[c, ST_VMAX]
         valid = 0
         for i in range(lo, hi):
-            j = at + i
             has_in = given(a_ok, bit_offsets[2], i)
             has_out = given(b_ok, bit_offsets[3], i)
             key_ok = has_in and given(p_ok, bit_offsets[0], i) and given(v_ok, bit_offsets[1], i)
@@ -121,10 +128,6 @@ def absorb(
                     dwell_s[k] if k < dwell_venues.size and dwell_venues[k] == v[i] else default
                 )
             if not keep:
-                person[j] = 0
-                venue[j] = 0
-                t_in[j] = 1
-                t_out[j] = 0
                 continue
             q = np.int64(p[i])
             w = np.int64(v[i])
@@ -133,17 +136,27 @@ def absorb(
             ):  # caught by DuckDB's cast for ids it converts, here for ids read directly
                 overflow += 1
                 s = e = q = w = 0
-            person[j] = q
-            venue[j] = w
-            t_in[j] = s
-            t_out[j] = e
             pmin = min(pmin, q)
             pmax = max(pmax, q)
             vmin = min(vmin, w)
             vmax = max(vmax, w)
             valid += 1
-            if hash_bits:
-                place(row_hash(q, w, s, e), c, hash_bits, 64, slabs, hashes, filled)
+            if hash_bits or wanted.size:
+                h = row_hash(q, w, s, e)
+                if hash_bits:
+                    place(h, c, hash_bits, 64, slabs, hashes, filled)
+                if wanted.size:
+                    k = np.searchsorted(wanted, h)
+                    if k == wanted.size or wanted[k] != h:
+                        continue
+            if e - s < min_length:
+                continue
+            person[j] = q
+            venue[j] = w
+            t_in[j] = s
+            t_out[j] = e
+            j += 1
+        stored[c] = j - (at + lo)
         stats[c, ST_KEY_NULL] += key_nulls
         stats[c, ST_REVERSED] += reversed_
         stats[c, ST_TO_FILL] += to_fill
@@ -153,6 +166,16 @@ def absorb(
         stats[c, ST_VMIN] = vmin
         stats[c, ST_VMAX] = vmax
         stats[c, ST_VALID] += valid
+    to = at + stored[0]
+    for c in range(1, parts):  # each part's rows down to just after the previous part's
+        start = at + part_range(n, parts, c)[0]
+        for k in range(stored[c]):  # forwards: the rows only ever move down
+            person[to + k] = person[start + k]
+            venue[to + k] = venue[start + k]
+            t_in[to + k] = t_in[start + k]
+            t_out[to + k] = t_out[start + k]
+        to += stored[c]
+    return to - at
 
 
 # Bits of a row's hash that rows_where() first looks up in a bitmap of the wanted keys'.

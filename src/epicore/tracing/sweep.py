@@ -1,9 +1,12 @@
 """The embedded engine's venue hops as compiled loops over check-ins held in arrays.
 
-DuckDB still reads and converts the input (the same columns, types, conversions and messages
-as epicore.tracing.inputs), but into four arrays instead of a table; one compiled pass then
-checks and repairs the rows, one more counts exact duplicates, and each hop streams every
-check-in once past an index of the hop's smaller side (epicore.tracing.kernels):
+The input is read into four arrays instead of a table: a Parquet file or Arrow table of
+integers and timestamps decoded by pyarrow, anything else converted by DuckDB (the same
+columns, types, conversions and messages as epicore.tracing.inputs). One compiled pass
+checks and repairs the rows as they come, places their hashes for the exact duplicate count
+and keeps only the stays long enough to matter (at least the rule's minimum overlap: 59% of
+the benchmark city's rows); each hop then streams the kept check-ins once past an index of
+the hop's smaller side (epicore.tracing.kernels):
 
 - hop 1 indexes the cases' stays clipped to their windows, sorted by (venue, start, via,
   end); each other person's stay finds its best exposure with binary searches (no pair of
@@ -49,16 +52,18 @@ ONE_RUN_AT_A_TIME = threading.Lock()
 # Widest range of person (or venue) ids given dense arrays: the hops keep six 64-bit values
 # per person and thread, so 2^25 ids on 2 threads is ~3.2 GB at most.
 MAX_DENSE = 1 << 25
-# Hashes per duplicate-check bucket: its open-addressing set (twice as many 8-byte slots,
-# 1 MB) stays in a core's L2 cache. Measured on 98 M rows (scatter + sets, warm memory):
-# 11 bits of bucket (~48,000 hashes each) 0.72 s, 13 bits 0.81 s, 15 bits 1.12 s, 8 bits 0.80 s.
-HASHES_PER_BUCKET = 65_536
+# Hashes per duplicate-check bucket. The load places each row's hash in its bucket's slab, so
+# the fewer the buckets the fewer places it writes to at once; the more hashes per bucket the
+# bigger its set (twice as many 8-byte slots). Measured on 98 M rows (docs/tracing.md, whole
+# trace, first run in a process): 9 bits (~191,000 each, 3 MB sets) 8.9-9.5 s; 10 bits
+# 9.9-10.0 s; 11 bits 11.4 s; 8 bits 11.1 s (the sets of 6 MB 1.6 s instead of 0.5 s).
+HASHES_PER_BUCKET = 262_144
 COLUMNS = ("person_id", "venue_id", "t_in", "t_out")
 
 
 @dataclass
 class Checkins:
-    """The check-ins as arrays; a dropped row is left in place with t_out < t_in."""
+    """The check-ins kept, as arrays (rows too short to matter left out, see absorb)."""
 
     person: np.ndarray
     venue: np.ndarray
@@ -68,7 +73,8 @@ class Checkins:
     people: int  # person ids span [pmin, pmin + people)
     vmin: int
     venues: int
-    kept: int
+    kept: int  # rows that passed the checks; those shorter than the rule's minimum overlap
+    complete: bool  # are not in the arrays unless this is True
 
 
 def set_threads(con: duckdb.DuckDBPyConnection) -> int:
@@ -88,10 +94,12 @@ def load_checkins(con, source, params: TraceParams, report: TraceReport) -> Chec
     scratch = TraceReport()  # notes about the columns are kept only if this path is taken
     with report.timed("load.copy"):
         reading = Reading.of(con, source, scratch)
+        dwell, duplicates = int(params.default_dwell_s), params.check_duplicates
         for width in (np.int32, np.int64):
             try:
-                dwell, duplicates = int(params.default_dwell_s), params.check_duplicates
-                arrays, stats, placed = reading.into_arrays(con, width, parts, dwell, duplicates)
+                arrays, stats, placed = reading.into_arrays(
+                    con, width, parts, dwell, duplicates, shortest_stay(params)
+                )
             except duckdb.ConversionException:  # an id beyond 32 bits (DuckDB's cast)
                 if width is np.int64:
                     raise
@@ -106,13 +114,25 @@ def load_checkins(con, source, params: TraceParams, report: TraceReport) -> Chec
         int(stats[:, k].sum())
         for k in (kernels.ST_KEY_NULL, kernels.ST_REVERSED, kernels.ST_TO_FILL)
     )
-    rows = len(ck.person)
-    inputs.report_checkin_counts(report, params, label, rows, key_nulls, reversed_, to_fill)
+    inputs.report_checkin_counts(
+        report, params, label, reading.rows_read, key_nulls, reversed_, to_fill
+    )
     if params.check_duplicates:
+
+        def rows_hashed(wanted: np.ndarray | None) -> list[np.ndarray]:
+            """The kept rows whose hash is wanted (None: all), short ones too, read again."""
+            chosen = ANY_HASH if wanted is None else wanted
+            return reading.into_arrays(con, width, parts, dwell, False, 0, chosen)[0]
+
         with report.timed("load.duplicates"):
-            duplicates = count_duplicates(ck, parts, placed)
+            duplicates = count_duplicates(ck, parts, placed, reread=rows_hashed)
         inputs.report_duplicates(report, params, label, duplicates)
     return ck
+
+
+EMPTY_BITMAP = np.empty(0, np.uint8)
+NO_MARK = EMPTY_BITMAP  # kernels.rows_where: anyone's rows
+ANY_HASH = np.empty(0, np.uint64)  # kernels.rows_where: rows of any hash
 
 
 # Rows per batch handed over by DuckDB while it reads (its own vector size is 2,048).
@@ -130,6 +150,7 @@ class Reading:
     shifts: tuple[int, int]
     rows: int | None
     direct: Path | pa.Table | None = None
+    rows_read: int = 0  # by the last into_arrays()
 
     @classmethod
     def of(cls, con, source, report: TraceReport) -> Reading:
@@ -180,7 +201,10 @@ class Reading:
             return table.to_batches(), table.num_rows
         return query.to_arrow_reader(BATCH_ROWS), self.rows
 
-    def into_arrays(self, con, width, parts: int, default_dwell_s: int, duplicates: bool):
+    def into_arrays(
+        self, con, width, parts: int, default_dwell_s: int, duplicates: bool, min_length: int,
+        wanted: np.ndarray = ANY_HASH,
+    ):  # fmt: skip
         """Stream the rows into four arrays of `width` (an id or time that does not fit is
         counted as ST_OVERFLOW), checking and repairing each batch as it comes; (arrays,
         stats, the rows' hashes Placed for the duplicate check). With the count known the arrays are allocated once and each batch is
@@ -190,26 +214,27 @@ class Reading:
         arrays = [np.empty(rows, width) for _ in COLUMNS]
         stats = kernels.new_stats(parts)
         placed = Placed.expecting(rows if duplicates else 0, parts)
-        at = 0
+        at = read = 0
         for batch in batches:
-            if at + batch.num_rows > rows:
+            if read + batch.num_rows > rows:
                 raise ValidationError(
                     "tracing.changed_input", "the check-ins changed while they were read"
                 )
             columns = [batch.column(i) for i in range(4)]
-            kernels.absorb(
+            at += kernels.absorb(
                 *[part for column in columns for part in (values_of(column), validity_of(column))],
                 np.array([column.offset for column in columns], np.int64),
                 self.units[0], self.shifts[0], self.units[1], self.shifts[1],
-                dwell_venues, dwell, default_dwell_s, *arrays, at, stats, placed.bits,
-                placed.slabs, placed.hashes, placed.filled,
+                dwell_venues, dwell, default_dwell_s, min_length, wanted, *arrays, at, stats,
+                placed.bits, placed.slabs, placed.hashes, placed.filled,
             )  # fmt: skip
-            at += batch.num_rows
-        if at != rows:
+            read += batch.num_rows
+        if read != rows:
             raise ValidationError(
                 "tracing.changed_input", "the check-ins changed while they were read"
             )
-        return arrays, stats, placed
+        self.rows_read = rows
+        return [array[:at] for array in arrays], stats, placed
 
 
 # Seconds per unit of an Arrow timestamp.
@@ -256,11 +281,6 @@ def parquet_batches(path: Path):
         yield from file.read_row_group(group, columns=list(COLUMNS), use_threads=True).to_batches()
 
 
-EMPTY_BITMAP = np.empty(0, np.uint8)
-NO_MARK = EMPTY_BITMAP  # kernels.rows_where: anyone's rows
-ANY_HASH = np.empty(0, np.uint64)  # kernels.rows_where: rows of any hash
-
-
 def values_of(array: pa.Array) -> np.ndarray:
     """The values buffer of a fixed-width Arrow array, without copying (from its offset 0)."""
     dtype = np.int32 if array.type == pa.int32() else np.int64
@@ -296,7 +316,7 @@ def checkins_of(arrays: list[np.ndarray], stats: np.ndarray) -> Checkins | None:
         venues = int(stats[:, kernels.ST_VMAX].max()) - vmin + 1
     if people > MAX_DENSE or venues > MAX_DENSE:
         return None
-    return Checkins(*arrays, pmin, people, vmin, venues, kept)
+    return Checkins(*arrays, pmin, people, vmin, venues, kept, len(arrays[0]) == kept)
 
 
 def hash_bits(rows: int) -> int:
@@ -333,17 +353,31 @@ class Placed:
         return bool((self.filled > np.diff(self.slabs).reshape(self.filled.T.shape).T).any())
 
 
+def shortest_stay(params: TraceParams) -> int:
+    """Seconds a stay must last to take part in a hop: an exposure lasts at least the rule's
+    minimum overlap, and more than 0 s, and lies within both stays."""
+    return max(int(params.min_overlap_s), 1)
+
+
 def count_duplicates(
-    ck: Checkins, parts: int, placed: Placed | None = None, keep_bits: int = 64
+    ck: Checkins, parts: int, placed: Placed | None = None, keep_bits: int = 64, reread=None
 ) -> int:
     """Kept rows equal to an earlier kept row, exactly: the rows' hashes, placed in
     cache-sized buckets by their top bits (while loading, else here), meet a hash set per
     bucket; the rows whose hash repeats are then grouped on their values (unequal rows
     sharing a hash fall apart there). Replaces the SQL path's sort of 98 M hashes (3.6 s).
-    `keep_bits` < 64 (tests) keeps only the hashes' top bits, so that unequal rows share one."""
+    When the arrays lack the short rows (not ck.complete), `reread(wanted)` gives the kept
+    rows whose hash is in `wanted` (None: all of them) by reading the input again: only
+    when some hash repeats. `keep_bits` < 64 (tests) keeps only the hashes' top bits, so
+    that unequal rows share one."""
     if ck.kept < 2:
         return 0
     columns = (ck.person, ck.venue, ck.t_in, ck.t_out)
+    if placed is not None and placed.overflowed() and not ck.complete:
+        # many copies of one row, and not every row at hand: all of them, read again
+        every = reread(None)
+        complete = Checkins(*every, ck.pmin, ck.people, ck.vmin, ck.venues, ck.kept, True)
+        return count_duplicates(complete, parts, None, keep_bits)
     if placed is None or keep_bits < 64:
         placed = Placed.expecting(len(ck.person), parts)
         kernels.place_hashes(
@@ -359,11 +393,14 @@ def count_duplicates(
     placed.hashes = np.empty(0, np.uint64)  # its memory freed before the hops
     if not wanted.size:
         return 0
-    at = kernels.rows_where(
-        *columns, ck.pmin, NO_MARK, wanted, keep_bits, 0, parts, 2 * len(wanted)
-    )
-    values = np.stack([np.asarray(c[at], np.int64) for c in columns], axis=1)
-    return int(len(at) - np.unique(values, axis=0).shape[0])
+    if ck.complete:
+        room = 2 * len(wanted)
+        at = kernels.rows_where(*columns, ck.pmin, NO_MARK, wanted, keep_bits, 0, parts, room)
+        columns = tuple(column[at] for column in columns)
+    else:
+        columns = reread(wanted)
+    values = np.stack([np.asarray(c, np.int64) for c in columns], axis=1)
+    return int(len(values) - np.unique(values, axis=0).shape[0])
 
 
 # --- The hops --------------------------------------------------------------------------------
@@ -374,7 +411,7 @@ def run(
 ) -> pa.Table:
     """Both hops on the arrays, then the SQL stages after them; the raw contact rows."""
     parts = numba.get_num_threads()
-    min_s = max(int(params.min_overlap_s), 1)  # an overlap must also be > 0
+    min_s = shortest_stay(params)
     cases = con.execute("SELECT person_id, t_from, t_to FROM cases ORDER BY person_id, t_from")
     case_rows = cases.fetchnumpy()
     is_case = marks(ck, case_rows["person_id"])
