@@ -349,6 +349,10 @@ class Placed:
             bits, slabs, np.empty(int(slabs[-1]), np.uint64), np.zeros((parts, 1 << bits), np.int64)
         )
 
+    def place_all(self, columns, keep_bits: int) -> None:
+        """Place the hashes of every kept row of `columns` (a pass of its own)."""
+        kernels.place_hashes(*columns, self.bits, keep_bits, self.slabs, self.hashes, self.filled)
+
     def overflowed(self) -> bool:
         return bool((self.filled > np.diff(self.slabs).reshape(self.filled.T.shape).T).any())
 
@@ -380,15 +384,11 @@ def count_duplicates(
         return count_duplicates(complete, parts, None, keep_bits)
     if placed is None or keep_bits < 64:
         placed = Placed.expecting(len(ck.person), parts)
-        kernels.place_hashes(
-            *columns, placed.bits, keep_bits, placed.slabs, placed.hashes, placed.filled
-        )
+        placed.place_all(columns, keep_bits)
     if placed.overflowed():  # many copies of one row: slabs of the sizes just counted
         placed.slabs = np.concatenate([[0], np.cumsum(placed.filled.T.ravel())])
         placed.hashes = np.empty(int(placed.slabs[-1]), np.uint64)
-        kernels.place_hashes(
-            *columns, placed.bits, keep_bits, placed.slabs, placed.hashes, placed.filled
-        )
+        placed.place_all(columns, keep_bits)
     wanted = np.unique(kernels.repeated_hashes(placed.hashes, placed.slabs, placed.filled))
     placed.hashes = np.empty(0, np.uint64)  # its memory freed before the hops
     if not wanted.size:
