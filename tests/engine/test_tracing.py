@@ -418,6 +418,21 @@ def test_duplicate_count_is_exact_whatever_the_hashes_share(keep_bits):
         assert sweep.count_duplicates(ck, parts, None, keep_bits) == truth > 8_000
 
 
+
+def test_small_pages_arrays_are_writable_and_sized_like_numpys():
+    # The big arrays of the compiled path come from an anonymous mapping of their own; small
+    # ones, and empty ones (no mapping of 0 bytes), from numpy as usual.
+    from epicore.tracing import sweep
+
+    big = sweep.small_pages((3, sweep.SMALL_PAGES_FROM // 8), np.int64)
+    assert big.shape == (3, sweep.SMALL_PAGES_FROM // 8) and big.dtype == np.int64
+    assert big.flags.writeable and big.flags.c_contiguous and not big.flags.owndata
+    big[2, -1] = 7
+    assert big.ravel()[-1] == 7
+    for shape in (0, 10, (2, 0)):
+        small = sweep.small_pages(shape, np.int32)
+        assert small.shape == np.empty(shape).shape and small.flags.owndata
+
 def bad_checkins() -> pa.Table:
     """Every kind of bad row, in several Arrow chunks, the first sliced (an offset into its
     buffers and validity bitmaps): the compiled loader reads Arrow's buffers directly."""

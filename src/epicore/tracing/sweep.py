@@ -27,6 +27,7 @@ stages run instead (same answer).
 from __future__ import annotations
 
 import math
+import mmap
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,23 @@ MAX_DENSE = 1 << 25
 # 9.9-10.0 s; 11 bits 11.4 s; 8 bits 11.1 s (the sets of 6 MB 1.6 s instead of 0.5 s).
 HASHES_PER_BUCKET = 262_144
 COLUMNS = ("person_id", "venue_id", "t_in", "t_out")
+# Arrays this big or bigger get memory mapped in small pages (see small_pages).
+SMALL_PAGES_FROM = 1 << 24
+
+
+def small_pages(shape, dtype) -> np.ndarray:
+    """An uninitialised array whose memory the kernel maps in 4 KB pages, not the 2 MB pages
+    numpy asks for (madvise MADV_HUGEPAGE) when an array is big. On these VMs, memory a
+    process touches for the first time costs ~1-2 s per GB, and more in huge pages: the whole
+    trace (98 M check-ins, fresh processes, alternating) median 5.5 s in small pages against
+    7.4 s in huge ones, system time 1.7-2.1 s against 4.6-5.8 s (docs/tracing.md). The
+    memory is unmapped when the array and every view of it are gone."""
+    size = math.prod(np.atleast_1d(shape)) * np.dtype(dtype).itemsize
+    if size < SMALL_PAGES_FROM:
+        return np.empty(shape, dtype)
+    memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    memory.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(memory, dtype).reshape(shape)
 
 
 @dataclass
@@ -211,7 +229,7 @@ class Reading:
         dropped as soon as it is copied (no second copy of the data in memory)."""
         dwell_venues, dwell = dwell_arrays(con)  # before the query holds the connection
         batches, rows = self.batches(con, width)
-        arrays = [np.empty(rows, width) for _ in COLUMNS]
+        arrays = [small_pages(rows, width) for _ in COLUMNS]
         stats = kernels.new_stats(parts)
         placed = Placed.expecting(rows if duplicates else 0, parts)
         at = read = 0
@@ -346,7 +364,7 @@ class Placed:
         room = int(expected + 6 * math.sqrt(expected) + 16)
         slabs = np.arange((1 << bits) * parts + 1, dtype=np.int64) * room
         return cls(
-            bits, slabs, np.empty(int(slabs[-1]), np.uint64), np.zeros((parts, 1 << bits), np.int64)
+            bits, slabs, small_pages(int(slabs[-1]), np.uint64), np.zeros((parts, 1 << bits), np.int64)
         )
 
     def place_all(self, columns, keep_bits: int) -> None:
@@ -387,7 +405,7 @@ def count_duplicates(
         placed.place_all(columns, keep_bits)
     if placed.overflowed():  # many copies of one row: slabs of the sizes just counted
         placed.slabs = np.concatenate([[0], np.cumsum(placed.filled.T.ravel())])
-        placed.hashes = np.empty(int(placed.slabs[-1]), np.uint64)
+        placed.hashes = small_pages(int(placed.slabs[-1]), np.uint64)
         placed.place_all(columns, keep_bits)
     wanted = np.unique(kernels.repeated_hashes(placed.hashes, placed.slabs, placed.filled))
     placed.hashes = np.empty(0, np.uint64)  # its memory freed before the hops
@@ -415,7 +433,7 @@ def run(
     cases = con.execute("SELECT person_id, t_from, t_to FROM cases ORDER BY person_id, t_from")
     case_rows = cases.fetchnumpy()
     is_case = marks(ck, case_rows["person_id"])
-    best = np.empty((parts, ck.people, FIELDS), np.int64)  # both hops' per-thread slots
+    best = small_pages((parts, ck.people, FIELDS), np.int64)  # both hops' per-thread slots
     with report.timed("sweep.hop1"):
         if progress:
             progress("sweep.hop1")
