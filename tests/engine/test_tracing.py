@@ -418,7 +418,6 @@ def test_duplicate_count_is_exact_whatever_the_hashes_share(keep_bits):
         assert sweep.count_duplicates(ck, parts, None, keep_bits) == truth > 8_000
 
 
-
 def test_small_pages_arrays_are_writable_and_sized_like_numpys():
     # The big arrays of the compiled path come from an anonymous mapping of their own; small
     # ones, and empty ones (no mapping of 0 bytes), from numpy as usual.
@@ -432,6 +431,7 @@ def test_small_pages_arrays_are_writable_and_sized_like_numpys():
     for shape in (0, 10, (2, 0)):
         small = sweep.small_pages(shape, np.int32)
         assert small.shape == np.empty(shape).shape and small.flags.owndata
+
 
 def bad_checkins() -> pa.Table:
     """Every kind of bad row, in several Arrow chunks, the first sliced (an offset into its

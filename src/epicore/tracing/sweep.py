@@ -363,9 +363,8 @@ class Placed:
         expected = -(-rows // parts) / (1 << bits)
         room = int(expected + 6 * math.sqrt(expected) + 16)
         slabs = np.arange((1 << bits) * parts + 1, dtype=np.int64) * room
-        return cls(
-            bits, slabs, small_pages(int(slabs[-1]), np.uint64), np.zeros((parts, 1 << bits), np.int64)
-        )
+        hashes = small_pages(int(slabs[-1]), np.uint64)
+        return cls(bits, slabs, hashes, np.zeros((parts, 1 << bits), np.int64))
 
     def place_all(self, columns, keep_bits: int) -> None:
         """Place the hashes of every kept row of `columns` (a pass of its own)."""
