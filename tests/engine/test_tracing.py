@@ -763,3 +763,19 @@ def test_compiled_runs_from_several_threads_give_the_same_answer():
         results = [r.contacts for r in pool.map(run, range(6))]
     assert all(r.equals(results[0]) for r in results)
     assert results[0].num_rows > 0
+
+
+def test_output_order_is_checked_before_sorting():
+    # api.to_output skips its sort only for rows already sorted by degree, then person.
+    from epicore.tracing.api import in_output_order
+
+    def table(rows):
+        degree, person = zip(*rows, strict=True) if rows else ((), ())
+        return pa.table({"degree": pa.array(degree, pa.string()), "person_id": person})
+
+    assert in_output_order(table([("1", 3), ("1", 3), ("1", 7), ("2", 1), ("companion", 0)]))
+    assert not in_output_order(table([("1", 7), ("1", 3)]))
+    assert not in_output_order(table([("2", 1), ("1", 9)]))
+    assert not in_output_order(table([("companion", 1), ("2", 9)]))
+    assert not in_output_order(table([("1", 1), ("x", 2)]))  # an unknown degree: sorted anyway
+    assert in_output_order(table([]))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -70,7 +71,28 @@ def to_output(raw: pa.Table) -> pa.Table:
             column = column.cast(pa.int64()).cast(TIMESTAMP)
         columns.append(column.cast(f.type))
     table = pa.Table.from_arrays(columns, schema=OUTPUT_SCHEMA)
+    if in_output_order(table):  # as the compiled hops give it: no sort (0.15 s a million)
+        return table
     return table.sort_by([("degree", "ascending"), ("person_id", "ascending")])
+
+
+# The degrees in the output's order (sorted as strings).
+DEGREES = ("1", "2", "companion")
+
+
+def in_output_order(table: pa.Table) -> bool:
+    """Are the rows already sorted by degree, then person (ties in any order: the sort is
+    stable, so it would leave them as they are)?"""
+    if table.num_rows < 2:
+        return True
+    rank = pc.index_in(table["degree"], value_set=pa.array(DEGREES))
+    if rank.null_count:
+        return False
+    rank = rank.to_numpy().astype(np.int64)
+    person = table["person_id"].to_numpy()
+    later_degree = rank[1:] > rank[:-1]
+    same_degree_later_person = (rank[1:] == rank[:-1]) & (person[1:] >= person[:-1])
+    return bool((later_degree | same_degree_later_person).all())
 
 
 def trace(

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from epicore.tracing.params import TraceParams
-from epicore.tracing.plan import DUCKDB, RunFacts, stages
+from epicore.tracing.plan import CONTACTS_IN_ORDER, DUCKDB, RunFacts, stages
 from epicore.tracing.report import TraceReport
 
 Progress = Callable[[str], None]
@@ -37,4 +37,4 @@ def run_duckdb(
             progress(name)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
         report.timings[f"duckdb.{name}"] = time.perf_counter() - start
-    return con.sql("SELECT * FROM contacts").to_arrow_table()
+    return con.sql(CONTACTS_IN_ORDER).to_arrow_table()
