@@ -60,8 +60,10 @@ MAX_DENSE = 1 << 25
 # 9.9-10.0 s; 11 bits 11.4 s; 8 bits 11.1 s (the sets of 6 MB 1.6 s instead of 0.5 s).
 HASHES_PER_BUCKET = 262_144
 COLUMNS = ("person_id", "venue_id", "t_in", "t_out")
-# Arrays this big or bigger get memory mapped in small pages (see small_pages).
+# Arrays this big or bigger get memory mapped in small pages (see small_pages), where the
+# system lets a mapping refuse huge pages (Linux).
 SMALL_PAGES_FROM = 1 << 24
+NO_HUGE_PAGES = getattr(mmap, "MADV_NOHUGEPAGE", None)
 
 
 def small_pages(shape, dtype) -> np.ndarray:
@@ -72,10 +74,10 @@ def small_pages(shape, dtype) -> np.ndarray:
     7.4 s in huge ones, system time 1.7-2.1 s against 4.6-5.8 s (docs/tracing.md). The
     memory is unmapped when the array and every view of it are gone."""
     size = math.prod(np.atleast_1d(shape)) * np.dtype(dtype).itemsize
-    if size < SMALL_PAGES_FROM:
+    if size < SMALL_PAGES_FROM or NO_HUGE_PAGES is None:
         return np.empty(shape, dtype)
     memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    memory.madvise(mmap.MADV_NOHUGEPAGE)
+    memory.madvise(NO_HUGE_PAGES)
     return np.frombuffer(memory, dtype).reshape(shape)
 
 
