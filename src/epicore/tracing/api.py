@@ -34,6 +34,8 @@ OUTPUT_SCHEMA = pa.schema(
         ("overlap_seconds", pa.int64()),
     ]
 )
+# The degrees in the output's order (sorted as strings).
+DEGREES = ("1", "2", "companion")
 ENGINES = ("duckdb", "spark", "reference")
 Source = inputs.Source
 
@@ -51,7 +53,7 @@ class TraceResult:
 
     def counts(self) -> dict[str, int]:
         degrees = self.contacts["degree"].to_pylist()
-        return {d: degrees.count(d) for d in ("1", "2", "companion")}
+        return {d: degrees.count(d) for d in DEGREES}
 
     def summary(self) -> str:
         c = self.counts()
@@ -74,10 +76,6 @@ def to_output(raw: pa.Table) -> pa.Table:
     if in_output_order(table):  # as the compiled hops give it: no sort (0.15 s a million)
         return table
     return table.sort_by([("degree", "ascending"), ("person_id", "ascending")])
-
-
-# The degrees in the output's order (sorted as strings).
-DEGREES = ("1", "2", "companion")
 
 
 def in_output_order(table: pa.Table) -> bool:

@@ -227,8 +227,9 @@ class Reading:
     ):  # fmt: skip
         """Stream the rows into four arrays of `width` (an id or time that does not fit is
         counted as ST_OVERFLOW), checking and repairing each batch as it comes; (arrays,
-        stats, the rows' hashes Placed for the duplicate check). With the count known the arrays are allocated once and each batch is
-        dropped as soon as it is copied (no second copy of the data in memory)."""
+        stats, the rows' hashes Placed for the duplicate check). With the count known the
+        arrays are allocated once and each batch is dropped as soon as it is copied (no
+        second copy of the data in memory)."""
         dwell_venues, dwell = dwell_arrays(con)  # before the query holds the connection
         batches, rows = self.batches(con, width)
         arrays = [small_pages(rows, width) for _ in COLUMNS]
