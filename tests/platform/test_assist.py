@@ -95,3 +95,35 @@ def test_receiver_downloads_the_list_with_full_identifiers_and_the_sender_masked
     rows = list(csv.reader(io.StringIO(sender.content.decode("utf-8-sig"))))
     assert rows[1][4] != world.person_b.doc_number and "*" in rows[1][4]
     assert AuditEntry.objects.filter(action="assist.export").count() == 2
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_big_pushes_are_sent_by_two_connections_in_the_counties_order_or_fail_whole():
+    """The PostgreSQL path's threads, without a database: every county is sent once, by one of
+    two threads whose shares of people are even, the requests come back in the counties' order,
+    and one thread's failure fails the push."""
+    import threading
+
+    sent_by: dict[str, str] = {}
+
+    def send(county, people):
+        sent_by[county] = threading.current_thread().name
+        return f"request for {county}"
+
+    counties = [("350203", 207), ("350205", 113), ("350211", 200), ("350212", 163), ("350213", 110)]
+    assert assist._send_beside(send, counties, threaded=True) == [
+        f"request for {county}" for county, _ in counties
+    ]
+    assert sorted(sent_by) == [county for county, _ in counties]
+    threads = set(sent_by.values())
+    assert len(threads) == 2 and threading.current_thread().name not in threads
+    people = {name: sum(n for c, n in counties if sent_by[c] == name) for name in threads}
+    assert max(people.values()) - min(people.values()) <= 110  # no share holds two big ones
+
+    def fail_one(county, people):
+        if county == "350211":
+            raise RuntimeError("county 350211 failed")
+        return county
+
+    with pytest.raises(RuntimeError, match="350211 failed"):
+        assist._send_beside(fail_one, counties, threaded=True)

@@ -9,6 +9,7 @@ a request has been seen. Both are settings (FANGKONG_ASSIST_ACK_HOURS, FANGKONG_
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from datetime import timedelta
 
@@ -21,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from fangkong.accounts import audit
 from fangkong.accounts.roles import EDIT_CASES, VIEW_CASES
+from fangkong.batches import in_threads
 from fangkong.cases.actions import CaseInvalid, next_number
 from fangkong.cases.models import (
     AssistanceEvent,
@@ -54,10 +56,15 @@ def push_contacts(actor, case: Case) -> list[AssistanceRequest]:
     """
     home = county_of(case.jurisdiction_id)
     if connection.vendor == "postgresql":
-        return [
-            _send(actor, case, county, _unpushed_in_database(case, county), people)
-            for county, people in _counties_in_database(case, home)
-        ]
+        # A case pushed for the first time (its tracing run's push) has nobody to leave out:
+        # looking each contact up among the items cost ~3 s of each county's ~4 s there.
+        fresh = not AssistanceItem.objects.filter(request__case=case).exists()
+        return _send_beside(
+            lambda county, people: _send(
+                actor, case, county, _unpushed_in_database(case, county, fresh), people
+            ),
+            _counties_in_database(case, home, fresh),
+        )
     pushed = set(
         AssistanceItem.objects.filter(request__case=case).values_list("person_id", flat=True)
     )
@@ -69,6 +76,32 @@ def push_contacts(actor, case: Case) -> list[AssistanceRequest]:
         _send(actor, case, county, _items_of(contacts), len(contacts))
         for county, contacts in sorted(by_county.items())
     ]
+
+
+# A dense outbreak's push is ~800,000 items in five requests, ~17 s of inserts by one
+# PostgreSQL backend while the other core sat idle (docs/benchmarks.md): the requests are sent
+# by this many connections at once, each request in its own transaction as before.
+PUSH_CONNECTIONS = 2
+
+
+def _send_beside(send, counties: list[tuple[str, int]], threaded=None) -> list:
+    """send(county, people) for each county, in the counties' order; shared among
+    PUSH_CONNECTIONS threads with their own connections when each may commit on its own
+    (outside a caller's transaction), largest first to even out their shares."""
+    if threaded is None:
+        threaded = not connection.in_atomic_block
+    if not threaded or PUSH_CONNECTIONS < 2 or len(counties) < 2:
+        return [send(county, people) for county, people in counties]
+    shares: list[list[tuple[str, int]]] = [[] for _ in range(PUSH_CONNECTIONS)]
+    for county in sorted(counties, key=lambda c: -c[1]):
+        min(shares, key=lambda share: sum(people for _, people in share)).append(county)
+    sent = in_threads(
+        lambda share: [(county, send(county, people)) for county, people in share],
+        [share for share in shares if share],
+        lambda: connection.close(),  # the thread's own connection
+    )
+    by_county = dict(pair for part in sent for pair in part)
+    return [by_county[county] for county, _ in counties]
 
 
 def _items_of(contacts: list[Contact]):
@@ -93,19 +126,21 @@ _UNPUSHED = (
     f"{ITEMS} i JOIN {AssistanceRequest._meta.db_table} r ON r.id = i.request_id "
     "WHERE r.case_id = c.case_id AND i.person_id = c.person_id)"
 )
+_ALL = f"FROM {Contact._meta.db_table} c WHERE c.case_id = %s"
 
 
-def _counties_in_database(case: Case, home: str) -> list[tuple[str, int]]:
+def _counties_in_database(case: Case, home: str, fresh: bool) -> list[tuple[str, int]]:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT left(c.jurisdiction_id, {COUNTY_DIGITS}) AS county, count(*) {_UNPUSHED} "
+            f"SELECT left(c.jurisdiction_id, {COUNTY_DIGITS}) AS county, count(*) "
+            f"{_ALL if fresh else _UNPUSHED} "
             f"AND left(c.jurisdiction_id, {COUNTY_DIGITS}) <> %s GROUP BY county ORDER BY county",
             [case.pk, home],
         )
         return cursor.fetchall()
 
 
-def _unpushed_in_database(case: Case, county: str):
+def _unpushed_in_database(case: Case, county: str, fresh: bool):
     labels = {value: str(label) for value, label in Degree.choices}
 
     def write(request: AssistanceRequest) -> None:
@@ -117,7 +152,8 @@ def _unpushed_in_database(case: Case, county: str):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {ITEMS} (request_id, person_id, contact_id, exposure, "
-                f"state, note) SELECT %s, c.person_id, c.id, {text}, %s, '' {_UNPUSHED} "
+                f"state, note) SELECT %s, c.person_id, c.id, {text}, %s, '' "
+                f"{_ALL if fresh else _UNPUSHED} "
                 f"AND left(c.jurisdiction_id, {COUNTY_DIGITS}) = %s ORDER BY c.person_id",
                 [request.pk, *[x for pair in labels.items() for x in pair],
                  timezone.get_current_timezone_name(), ItemState.PENDING, case.pk, county],
@@ -128,10 +164,11 @@ def _unpushed_in_database(case: Case, county: str):
 
 def _send(actor, case: Case, county: str, write_items, people: int) -> AssistanceRequest:
     now = timezone.now()
+    sender = county_of(case.jurisdiction_id)
     with transaction.atomic():
         request = AssistanceRequest.objects.create(
-            number=next_number(f"XC{county_of(case.jurisdiction_id)}-{now.year}"),
-            from_jurisdiction_id=county_of(case.jurisdiction_id),
+            number=f"pending-{uuid.uuid4().hex}",  # numbered last, see below
+            from_jurisdiction_id=sender,
             to_jurisdiction_id=county,
             case=case,
             sent_at=now,
@@ -141,6 +178,10 @@ def _send(actor, case: Case, county: str, write_items, people: int) -> Assistanc
         )
         write_items(request)
         AssistanceEvent.objects.create(request=request, by=actor, kind="sent")
+        # Numbered and audited last: both lock a row shared by every sender until commit, so
+        # requests written at once (_send_beside) wait for each other only at their ends.
+        request.number = next_number(f"XC{sender}-{now.year}")
+        request.save(update_fields=["number"])
         audit.record(
             actor,
             "assist.sent",

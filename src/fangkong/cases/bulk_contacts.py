@@ -34,10 +34,7 @@ def record(case, exposures: pa.Table, counts: dict) -> None:
         # work_mem (4 MB), as labs.bulk found for a million members.
         cursor.execute("SET LOCAL work_mem = '256MB'")
         _load(cursor, exposures)
-        cursor.execute(
-            f"SELECT count(*) FROM rec_people p WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {PEOPLE} pe WHERE pe.id = p.person_id)"
-        )
+        cursor.execute("SELECT count(*) FROM rec_people WHERE jurisdiction_id IS NULL")
         if cursor.fetchone()[0]:
             raise LookupError("unregistered person")
         # Contacts already known are locked first (as select_for_update does in the ORM path).
@@ -47,38 +44,65 @@ def record(case, exposures: pa.Table, counts: dict) -> None:
             "FOR UPDATE OF c) known"
         )
         closer_known = cursor.fetchone()[0]
-        cursor.execute(
-            f"WITH added AS (INSERT INTO {CONTACTS} (person_id, jurisdiction_id, degree, case_id, "
-            "last_exposure, status, created_at, updated_at) "
-            "SELECT p.person_id, pe.jurisdiction_id, p.degree, %s, p.last_exposure, %s, now(), "
-            f"now() FROM rec_people p JOIN {PEOPLE} pe ON pe.id = p.person_id "
-            # ON CONFLICT skips contacts known already (it probes the unique index before it
-            # inserts; a NOT EXISTS beside it hashed the whole contact table for every piece,
-            # 0.3-0.4 s of each 2 s) and those another writer inserts meanwhile. An advisory
-            # lock held by every recorder instead would deadlock with the audit chain's lock: a
-            # Go.Data import audits, then records; a tracing run records, then audits.
-            "ORDER BY p.person_id ON CONFLICT (person_id) DO NOTHING RETURNING person_id) "
-            "SELECT count(*), count(*) FILTER (WHERE p.degree < p.first_degree) "
-            "FROM added a JOIN rec_people p ON p.person_id = a.person_id",
-            [case.pk, ContactStatus.TO_LOCATE],
-        )
-        counts["created"], closer_new = cursor.fetchone()
+        counts["created"], closer_new = _insert_new(cursor, case)
         counts["closer"] = closer_known + closer_new
-        # Known contacts (and any created by another writer meanwhile): closer moves them to
-        # this case; a later exposure extends their last one.
-        cursor.execute(
-            f"UPDATE {CONTACTS} c SET degree = least(c.degree, p.degree), "
-            "case_id = CASE WHEN p.degree < c.degree THEN %s ELSE c.case_id END, "
-            "last_exposure = greatest(c.last_exposure, p.last_exposure), updated_at = now() "
-            "FROM rec_people p WHERE c.person_id = p.person_id "
-            "AND (p.degree < c.degree OR p.last_exposure > c.last_exposure)",
-            [case.pk],
-        )
-        counts["exposures"] = _add_exposures(cursor, case)
+        known = _split_known(cursor)
+        if known:
+            # Known contacts (and any created by another writer meanwhile): closer moves them
+            # to this case; a later exposure extends their last one.
+            cursor.execute(
+                f"UPDATE {CONTACTS} c SET degree = least(c.degree, p.degree), "
+                "case_id = CASE WHEN p.degree < c.degree THEN %s ELSE c.case_id END, "
+                "last_exposure = greatest(c.last_exposure, p.last_exposure), updated_at = now() "
+                "FROM rec_known p WHERE c.person_id = p.person_id "
+                "AND (p.degree < c.degree OR p.last_exposure > c.last_exposure)",
+                [case.pk],
+            )
+        counts["exposures"] = _add_new_exposures(cursor, case)
+        if known:
+            counts["exposures"] += _add_exposures(cursor, case)
+
+
+def _insert_new(cursor, case) -> tuple[int, int]:
+    """Contacts not known yet, inserted, with their ids in rec_added; how many, and how many of
+    them have a lower degree than their first exposure's."""
+    cursor.execute("CREATE TEMPORARY TABLE rec_added (id bigint, person_id bigint) ON COMMIT DROP")
+    cursor.execute(
+        f"WITH added AS (INSERT INTO {CONTACTS} (person_id, jurisdiction_id, degree, case_id, "
+        "last_exposure, status, created_at, updated_at) "
+        "SELECT p.person_id, p.jurisdiction_id, p.degree, %s, p.last_exposure, %s, now(), "
+        "now() FROM rec_people p "
+        # ON CONFLICT skips contacts known already (it probes the unique index before it
+        # inserts; a NOT EXISTS beside it hashed the whole contact table for every piece,
+        # 0.3-0.4 s of each 2 s) and those another writer inserts meanwhile. An advisory
+        # lock held by every recorder instead would deadlock with the audit chain's lock: a
+        # Go.Data import audits, then records; a tracing run records, then audits.
+        "ORDER BY p.person_id ON CONFLICT (person_id) DO NOTHING RETURNING id, person_id) "
+        "INSERT INTO rec_added SELECT id, person_id FROM added",
+        [case.pk, ContactStatus.TO_LOCATE],
+    )
+    cursor.execute(
+        "SELECT count(*), count(*) FILTER (WHERE p.degree < p.first_degree) "
+        "FROM rec_added a JOIN rec_people p ON p.person_id = a.person_id"
+    )
+    return cursor.fetchone()
+
+
+def _split_known(cursor) -> int:
+    """rec_known: the people of rec_people who were contacts already (or became contacts by
+    another writer meanwhile); how many."""
+    cursor.execute("ANALYZE rec_added")
+    cursor.execute(
+        "CREATE TEMPORARY TABLE rec_known ON COMMIT DROP AS SELECT p.* FROM rec_people p "
+        "WHERE NOT EXISTS (SELECT 1 FROM rec_added a WHERE a.person_id = p.person_id)"
+    )
+    cursor.execute("ANALYZE rec_known")
+    cursor.execute("SELECT count(*) FROM rec_known")
+    return cursor.fetchone()[0]
 
 
 def _load(cursor, exposures: pa.Table) -> None:
-    for table in ("rec_people", "rec_exposures"):
+    for table in ("rec_people", "rec_exposures", "rec_added", "rec_known"):
         cursor.execute(f"DROP TABLE IF EXISTS {table}")  # an earlier call in this connection
     cursor.execute(
         "CREATE TEMPORARY TABLE rec_exposures (n bigint, person_id bigint, via_person_id bigint, "
@@ -100,29 +124,50 @@ def _load(cursor, exposures: pa.Table) -> None:
         numbered.select(list(columns)),
     )
     # Per person: the lowest degree, the latest end, and the degree of their first exposure
-    # in the list (min of [n, degree] pairs is the pair with the smallest n).
+    # in the list (min of [n, degree] pairs is the pair with the smallest n), and where they
+    # are registered (null: nobody by that id).
     cursor.execute(
-        "CREATE TEMPORARY TABLE rec_people ON COMMIT DROP AS SELECT person_id, "
+        "CREATE TEMPORARY TABLE rec_people ON COMMIT DROP AS SELECT g.*, pe.jurisdiction_id "
+        "FROM (SELECT person_id, "
         'min(degree) AS degree, max("end") AS last_exposure, '
         "(min(ARRAY[n, degree::bigint]))[2]::smallint AS first_degree "
-        "FROM rec_exposures GROUP BY person_id"
+        f"FROM rec_exposures GROUP BY person_id) g LEFT JOIN {PEOPLE} pe ON pe.id = g.person_id"
     )
     cursor.execute("ALTER TABLE rec_people ADD PRIMARY KEY (person_id)")
     cursor.execute("ANALYZE rec_people")
     cursor.execute("ANALYZE rec_exposures")
 
 
+def _add_new_exposures(cursor, case) -> int:
+    """The exposures of the contacts created here (rec_added): none is recorded yet, so none
+    is looked up (probing the exposure table for each took 1.5-2 s of each 100,000-contact
+    piece, more as the table grew); of repeats within the list, the first one."""
+    return _insert_exposures(cursor, case, "JOIN rec_added c ON c.person_id = r.person_id", "")
+
+
 def _add_exposures(cursor, case) -> int:
-    """Exposures not recorded yet; of repeats within the list, the first one."""
+    """The exposures of contacts known before (rec_known) not recorded yet; of repeats within
+    the list, the first one."""
+    return _insert_exposures(
+        cursor,
+        case,
+        f"JOIN rec_known k ON k.person_id = r.person_id JOIN {CONTACTS} c "
+        "ON c.person_id = k.person_id",
+        f"WHERE NOT EXISTS (SELECT 1 FROM {EXPOSURES} x WHERE x.contact_id = c.id "
+        "AND x.via_person_id = r.via_person_id AND x.venue_id IS NOT DISTINCT FROM r.venue_id "
+        "AND x.start = r.start)",
+    )
+
+
+def _insert_exposures(cursor, case, joined: str, where: str) -> int:
+    """Exposures of rec_exposures whose contact (c) is `joined`, the first of each (contact,
+    via, venue, start) in the list."""
     cursor.execute(
         f"INSERT INTO {EXPOSURES} (contact_id, case_id, via_person_id, degree, venue_id, place, "
         'start, "end", source) '
         "SELECT DISTINCT ON (c.id, r.via_person_id, r.venue_id, r.start) c.id, %s, "
         'r.via_person_id, r.degree, r.venue_id, r.place, r.start, r."end", r.source '
-        f"FROM rec_exposures r JOIN {CONTACTS} c ON c.person_id = r.person_id "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {EXPOSURES} x WHERE x.contact_id = c.id "
-        "AND x.via_person_id = r.via_person_id AND x.venue_id IS NOT DISTINCT FROM r.venue_id "
-        "AND x.start = r.start) "
+        f"FROM rec_exposures r {joined} {where} "
         "ORDER BY c.id, r.via_person_id, r.venue_id, r.start, r.n",
         [case.pk],
     )
