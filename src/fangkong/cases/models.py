@@ -154,10 +154,13 @@ class Exposure(models.Model):
     contact = unchecked_reference(  # indexed by exposure_unique
         Contact, models.CASCADE, related_name="exposures"
     )
-    case = unchecked_reference(Case, db_index=True)
+    # No index on the case or the venue: nothing looks exposures up by either but the ORM's
+    # PROTECT check when a case or venue is deleted (rare; a scan then). The two indexes cost
+    # ~1 s of every 100,000 exposures a tracing run inserts (docs/benchmarks.md).
+    case = unchecked_reference(Case)
     via_person = unchecked_reference("people.Person")
     degree = models.PositiveSmallIntegerField(choices=Degree.choices)
-    venue = unchecked_reference("venues.Venue", null=True, blank=True, db_index=True)
+    venue = unchecked_reference("venues.Venue", null=True, blank=True)
     place = models.CharField(_("place"), max_length=200, blank=True)
     start = models.DateTimeField(_("exposure start"))
     end = models.DateTimeField(_("exposure end"))
@@ -250,10 +253,12 @@ class ItemState(models.TextChoices):
 
 
 class AssistanceItem(models.Model):
-    # Unchecked references: see Contact. (request, person) is indexed by assist_item_once.
+    # Unchecked references: see Contact. (request, person) is indexed by assist_item_once; the
+    # person and the contact alone are not (as Exposure's case and venue: only a delete's
+    # PROTECT check looks items up by them, and a dense outbreak pushes ~800,000 items).
     request = unchecked_reference(AssistanceRequest, models.CASCADE, related_name="items")
-    person = unchecked_reference("people.Person", db_index=True)
-    contact = unchecked_reference(Contact, null=True, db_index=True)
+    person = unchecked_reference("people.Person")
+    contact = unchecked_reference(Contact, null=True)
     exposure = models.CharField(_("exposure"), max_length=300, blank=True)
     state = models.CharField(
         _("status"), max_length=12, choices=ItemState.choices, default=ItemState.PENDING
