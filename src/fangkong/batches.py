@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
-from django.db import models
+from django.db import connection, models
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,6 +44,20 @@ def in_threads(work: Callable[[T], R], items: Sequence[T], after=None) -> list[R
     if errors:
         raise errors[0]
     return results
+
+
+def commits_beside() -> bool:
+    """Whether other threads' connections may write and commit on their own while this one
+    works: PostgreSQL outside a caller's transaction (SQLite has one writer; inside a
+    transaction, as in tests, nothing may commit early)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def in_own_connections(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """in_threads, each thread closing the database connection it opened when it is done."""
+    # Django's connections are per thread, so `connection` is looked up in the thread
+    # (connection.close, bound here, would close the caller's).
+    return in_threads(work, items, lambda: connection.close())
 
 
 class Ids:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from fangkong.accounts import audit
 from fangkong.accounts.roles import EDIT_CASES, VIEW_CASES
-from fangkong.batches import in_threads
+from fangkong.batches import commits_beside, in_own_connections
 from fangkong.cases.actions import CaseInvalid, next_number
 from fangkong.cases.models import (
     AssistanceEvent,
@@ -89,16 +89,15 @@ def _send_beside(send, counties: list[tuple[str, int]], threaded=None) -> list:
     PUSH_CONNECTIONS threads with their own connections when each may commit on its own
     (outside a caller's transaction), largest first to even out their shares."""
     if threaded is None:
-        threaded = not connection.in_atomic_block
+        threaded = commits_beside()
     if not threaded or PUSH_CONNECTIONS < 2 or len(counties) < 2:
         return [send(county, people) for county, people in counties]
     shares: list[list[tuple[str, int]]] = [[] for _ in range(PUSH_CONNECTIONS)]
     for county in sorted(counties, key=lambda c: -c[1]):
         min(shares, key=lambda share: sum(people for _, people in share)).append(county)
-    sent = in_threads(
+    sent = in_own_connections(
         lambda share: [(county, send(county, people)) for county, people in share],
         [share for share in shares if share],
-        lambda: connection.close(),  # the thread's own connection
     )
     by_county = dict(pair for part in sent for pair in part)
     return [by_county[county] for county, _ in counties]
@@ -121,19 +120,24 @@ def _items_of(contacts: list[Contact]):
 # PostgreSQL: a run's million contacts are pushed by statements, not loaded as objects (issue 4's
 # end-to-end benchmark). The same rows as the ORM path; the exposure text as _exposure_text.
 ITEMS = AssistanceItem._meta.db_table
+_ALL = f"FROM {Contact._meta.db_table} c WHERE c.case_id = %s"
 _UNPUSHED = (
-    f"FROM {Contact._meta.db_table} c WHERE c.case_id = %s AND NOT EXISTS (SELECT 1 FROM "
+    f"{_ALL} AND NOT EXISTS (SELECT 1 FROM "
     f"{ITEMS} i JOIN {AssistanceRequest._meta.db_table} r ON r.id = i.request_id "
     "WHERE r.case_id = c.case_id AND i.person_id = c.person_id)"
 )
-_ALL = f"FROM {Contact._meta.db_table} c WHERE c.case_id = %s"
+
+
+def _to_push(fresh: bool) -> str:
+    """The case's contacts to push (%s: the case): every one when it was never pushed."""
+    return _ALL if fresh else _UNPUSHED
 
 
 def _counties_in_database(case: Case, home: str, fresh: bool) -> list[tuple[str, int]]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT left(c.jurisdiction_id, {COUNTY_DIGITS}) AS county, count(*) "
-            f"{_ALL if fresh else _UNPUSHED} "
+            f"{_to_push(fresh)} "
             f"AND left(c.jurisdiction_id, {COUNTY_DIGITS}) <> %s GROUP BY county ORDER BY county",
             [case.pk, home],
         )
@@ -153,7 +157,7 @@ def _unpushed_in_database(case: Case, county: str, fresh: bool):
             cursor.execute(
                 f"INSERT INTO {ITEMS} (request_id, person_id, contact_id, exposure, "
                 f"state, note) SELECT %s, c.person_id, c.id, {text}, %s, '' "
-                f"{_ALL if fresh else _UNPUSHED} "
+                f"{_to_push(fresh)} "
                 f"AND left(c.jurisdiction_id, {COUNTY_DIGITS}) = %s ORDER BY c.person_id",
                 [request.pk, *[x for pair in labels.items() for x in pair],
                  timezone.get_current_timezone_name(), ItemState.PENDING, case.pk, county],

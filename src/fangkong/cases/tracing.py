@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from epicore import tracing as engine
 from fangkong.accounts import audit
-from fangkong.batches import chunks, in_threads
+from fangkong.batches import chunks, commits_beside, in_own_connections
 from fangkong.cases import actions
 from fangkong.cases.assist import push_contacts
 from fangkong.cases.investigations import itinerary_stays
@@ -573,13 +573,6 @@ def _summed(counts: list[dict[str, int]]) -> dict[str, int]:
     return totals
 
 
-def _commits_beside() -> bool:
-    """Whether other threads' connections may write and commit on their own while this one
-    works: PostgreSQL outside a caller's transaction (SQLite has one writer; inside a
-    transaction, as in tests, nothing may commit early)."""
-    return connection.vendor == "postgresql" and not connection.in_atomic_block
-
-
 # Secondary contacts' pieces are written by this many connections at once on PostgreSQL: a
 # piece is ~2 s of inserts by one PostgreSQL backend, one core, while the run's own process
 # waits (docs/benchmarks.md). Pieces hold disjoint people (_pieces), so they never wait on each
@@ -591,15 +584,11 @@ def _write_beside(actor, pieces: list[tuple[Case, pa.Table]], threaded=None) -> 
     """_write, the pieces shared among RECORD_CONNECTIONS threads with their own connections
     (PostgreSQL, outside a transaction: each piece commits on its own); inline otherwise."""
     if threaded is None:
-        threaded = _commits_beside()
+        threaded = commits_beside()
     if not threaded or RECORD_CONNECTIONS < 2 or len(pieces) < 2:
         return _write(actor, pieces)
     shares = [pieces[n::RECORD_CONNECTIONS] for n in range(RECORD_CONNECTIONS)]
-    # Each thread closes its own connection: Django's are per thread, so `connection` is
-    # looked up in the thread (connection.close, bound here, would be this thread's).
-    return _summed(
-        in_threads(lambda share: _write(actor, share), shares, lambda: connection.close())
-    )
+    return _summed(in_own_connections(lambda share: _write(actor, share), shares))
 
 
 class _CloseContactsFirst:
@@ -614,7 +603,7 @@ class _CloseContactsFirst:
     and inside a caller's transaction (tests) nothing commits early anyway."""
 
     def __init__(self, run: TracingRun, cases: list[Case]):
-        self.threaded = _commits_beside()
+        self.threaded = commits_beside()
         self.actor, self.cases = run.created_by, cases
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
