@@ -90,6 +90,11 @@ def test_resident_scans_a_venue_poster(page_as):
     follow(operator, operator.locator("[data-testid=venues] a:has-text('场所码')").first)
     assert operator.locator("[data-testid=qr] svg").count() == 1
     token = operator.locator("[data-testid=token]").inner_text()
+    # As shown (and copied), every space of the base45 token kept: runs of spaces used to
+    # collapse, and the scan was refused for a token that happened to hold two in a row.
+    shown = operator.locator("[data-testid=token]")
+    assert shown.evaluate("e => getComputedStyle(e).whiteSpace") == "pre-wrap"
+    assert token == shown.text_content()
     resident = page_as("resident_a")
     resident.click("nav >> text=扫场所码")
     resident.fill("input[name=token]", token)
