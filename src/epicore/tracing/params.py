@@ -115,6 +115,12 @@ class TraceParams:
         if not isinstance(self.dwell_by_kind, MappingProxyType):
             object.__setattr__(self, "dwell_by_kind", MappingProxyType(dict(self.dwell_by_kind)))
 
+    @property
+    def shortest_stay_s(self) -> int:
+        """Seconds a stay must last to take part in a hop: an exposure lasts at least the
+        minimum overlap, and more than 0 s, and lies within both stays."""
+        return max(int(self.min_overlap_s), 1)
+
     def as_dict(self) -> dict[str, Any]:
         """Plain values, for reports and for shipping to Spark executors."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}

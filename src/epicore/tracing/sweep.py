@@ -118,7 +118,7 @@ def load_checkins(con, source, params: TraceParams, report: TraceReport) -> Chec
         for width in (np.int32, np.int64):
             try:
                 arrays, stats, placed = reading.into_arrays(
-                    con, width, parts, dwell, duplicates, shortest_stay(params)
+                    con, width, parts, dwell, duplicates, params.shortest_stay_s
                 )
             except duckdb.ConversionException:  # an id beyond 32 bits (DuckDB's cast)
                 if width is np.int64:
@@ -377,12 +377,6 @@ class Placed:
         return bool((self.filled > np.diff(self.slabs).reshape(self.filled.T.shape).T).any())
 
 
-def shortest_stay(params: TraceParams) -> int:
-    """Seconds a stay must last to take part in a hop: an exposure lasts at least the rule's
-    minimum overlap, and more than 0 s, and lies within both stays."""
-    return max(int(params.min_overlap_s), 1)
-
-
 def count_duplicates(
     ck: Checkins, parts: int, placed: Placed | None = None, keep_bits: int = 64, reread=None
 ) -> int:
@@ -431,7 +425,7 @@ def run(
 ) -> pa.Table:
     """Both hops on the arrays, then the SQL stages after them; the raw contact rows."""
     parts = numba.get_num_threads()
-    min_s = shortest_stay(params)
+    min_s = params.shortest_stay_s
     cases = con.execute("SELECT person_id, t_from, t_to FROM cases ORDER BY person_id, t_from")
     case_rows = cases.fetchnumpy()
     is_case = marks(ck, case_rows["person_id"])

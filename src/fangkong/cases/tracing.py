@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from epicore import tracing as engine
@@ -85,6 +85,11 @@ def _overlapping(start: datetime, end: datetime) -> Q:
     )
 
 
+def _long_enough_q(shortest_s: int) -> Q:
+    """Stays that can hold an exposure (see _long_enough)."""
+    return Q(t_out__isnull=True) | Q(t_out__gt=F("t_in") + timedelta(seconds=shortest_s - 1))
+
+
 def _people_in(windows) -> list[tuple]:
     rows: list[tuple] = []
     for person_id, start, end in windows:
@@ -92,8 +97,11 @@ def _people_in(windows) -> list[tuple]:
     return rows
 
 
-def _co_visitors(stays: list[tuple], windows_by_person: dict[int, tuple]) -> list[tuple]:
-    """Everyone at the venues of `stays` while the stay's owner was in their window."""
+def _co_visitors(
+    stays: list[tuple], windows_by_person: dict[int, tuple], shortest_s: int
+) -> list[tuple]:
+    """Everyone at the venues of `stays` while the stay's owner was in their window, in a stay
+    long enough to hold an exposure."""
     spans: dict[int, list[datetime]] = defaultdict(lambda: [None, None])
     for _, person_id, venue_id, t_in, t_out in stays:
         start, end = windows_by_person[person_id]
@@ -108,7 +116,7 @@ def _co_visitors(stays: list[tuple], windows_by_person: dict[int, tuple]) -> lis
         for venue_id in batch:
             low, high = spans[venue_id]
             condition |= Q(venue_id=venue_id) & _overlapping(low, high)
-        rows += _stays(condition)
+        rows += _stays(condition & _long_enough_q(shortest_s))
     return rows
 
 
@@ -185,7 +193,8 @@ def pull(
     # who were there are found even when the case never scanned the venue code.
     rows.update({r[0]: r for r in itinerary_stays(windows)})
     clock.lap("A cases' check-ins", len(rows))
-    rows.update({r[0]: r for r in _co_visitors(list(rows.values()), by_person)})
+    shortest = params.shortest_stay_s
+    rows.update({r[0]: r for r in _co_visitors(list(rows.values()), by_person, shortest)})
     clock.lap("B co-visitors", len(rows))
     if params.hops < 2:
         return _table(rows)
@@ -196,7 +205,7 @@ def pull(
     rows.update({r[0]: r for r in own})
     clock.lap("C contacts' check-ins", len(own))
     by_contact = {p: (s, e) for p, s, e in second}
-    rows.update({r[0]: r for r in _co_visitors(own, by_contact)})
+    rows.update({r[0]: r for r in _co_visitors(own, by_contact, shortest)})
     clock.lap("D their co-visitors", len(rows))
     return _table(rows)
 
@@ -224,6 +233,15 @@ def _overlaps(stay: str, window: str) -> str:
     t_in) indexes, reaching back as far as the longest stay."""
     c, w = stay, window
     return f"{c}.t_in < {w}.hi AND {c}.t_in >= {w}.lo - {REACH} AND ({c}.t_out > {w}.lo OR {c}.t_out IS NULL)"
+
+
+def _long_enough(stay: str, shortest_s: int) -> str:
+    """The stay can hold an exposure: the engine keeps only stays of at least shortest_s
+    seconds once their times are floored to whole seconds, which those longer than
+    shortest_s - 1 seconds can reach; a stay without t_out gets its dwell there. In the
+    benchmark city 40 % of the check-ins are shorter than the 15-minute minimum overlap, so
+    the co-visitor stages leave them in the database (docs/benchmarks.md)."""
+    return f"({stay}.t_out IS NULL OR {stay}.t_out > {stay}.t_in + interval '{shortest_s - 1} seconds')"
 
 
 def _pull_in_database(windows, params, now: datetime, clock: _Clock, hand_over) -> pa.Table:
@@ -257,7 +275,8 @@ def _pull_stages(
     copy_text("trace_pulled", ("id", "person_id", "venue_id", "t_in", "t_out"),
               itinerary_stays(windows))  # fmt: skip
     clock.lap("A cases' check-ins", _rows(cursor, "trace_pulled"))
-    _co_visitors_of(cursor, "trace_pulled")
+    shortest = params.shortest_stay_s
+    _co_visitors_of(cursor, "trace_pulled", shortest)
     clock.lap("B co-visitors", _rows(cursor, "trace_pulled"))
     if params.hops < 2:
         return _fetch_pulled()
@@ -271,7 +290,10 @@ def _pull_stages(
     cursor.execute(f"INSERT INTO trace_pulled SELECT * FROM trace_own c WHERE {NOT_PULLED}")
     clock.lap("C contacts' check-ins", _rows(cursor, "trace_own"))
     _spans_of(cursor, "trace_own")
-    table = _fetch_last_stage_beside(cursor) if outermost else _fetch_pulled(True)
+    if outermost:
+        table = _fetch_last_stage_beside(cursor, shortest)
+    else:
+        table = _fetch_pulled(with_co_visitors_of=shortest)
     clock.lap("D their co-visitors", table.num_rows)
     return table
 
@@ -296,15 +318,15 @@ def _stays_of_windows(cursor, into: str) -> None:
     )
 
 
-def _co_visitors_of(cursor, source: str) -> None:
-    """Everyone at the venues of `source`'s stays while their owner was in their window, as
-    _co_visitors does (stage B), added to trace_pulled."""
+def _co_visitors_of(cursor, source: str, shortest_s: int) -> None:
+    """Everyone at the venues of `source`'s stays while their owner was in their window, in a
+    stay long enough, as _co_visitors does (stage B), added to trace_pulled."""
     _spans_of(cursor, source)
     cursor.execute("ANALYZE trace_pulled")
     cursor.execute(
         "INSERT INTO trace_pulled SELECT c.id, c.person_id, c.venue_id, c.t_in, c.t_out "
         f"FROM trace_spans sp JOIN {CHECKINS} c ON c.venue_id = sp.venue_id "
-        f"AND {_overlaps('c', 'sp')} WHERE {NOT_PULLED}"
+        f"AND {_overlaps('c', 'sp')} WHERE {_long_enough('c', shortest_s)} AND {NOT_PULLED}"
     )
 
 
@@ -334,18 +356,24 @@ EARLIER_NOT_AT_SPANS = (
     "LEFT JOIN trace_spans sp ON sp.venue_id = p.venue_id "
     f"WHERE p.id < 0 OR sp.venue_id IS NULL OR NOT ({_overlaps('p', 'sp')})"
 )
-AT_SPANS = (
-    f"SELECT {SELECTED.format(c='c')} FROM trace_spans sp JOIN {CHECKINS} c "
-    f"ON c.venue_id = sp.venue_id AND {_overlaps('c', 'sp')}"
-)
 
 
-def _fetch_pulled(with_co_visitors: bool = False) -> pa.Table:
+def _at_spans(shortest_s: int) -> str:
+    return (
+        f"SELECT {SELECTED.format(c='c')} FROM trace_spans sp JOIN {CHECKINS} c "
+        f"ON c.venue_id = sp.venue_id AND {_overlaps('c', 'sp')} "
+        f"WHERE {_long_enough('c', shortest_s)}"
+    )
+
+
+def _fetch_pulled(with_co_visitors_of: int | None = None) -> pa.Table:
     """trace_pulled (each check-in once) into Arrow through one binary COPY (times in whole
-    seconds, floored as the engine's loader does); with_co_visitors: and everyone at
-    trace_spans (stage D)."""
-    if with_co_visitors:
-        return _read_pulled(f"{EARLIER_NOT_AT_SPANS} UNION ALL {AT_SPANS}")
+    seconds, floored as the engine's loader does); with_co_visitors_of (a shortest stay in
+    seconds): and everyone at trace_spans in a stay that long (stage D). Rows pulled earlier
+    that are at the spans but shorter are left out: the engine would drop them."""
+    if with_co_visitors_of is not None:
+        at_spans = _at_spans(with_co_visitors_of)
+        return _read_pulled(f"{EARLIER_NOT_AT_SPANS} UNION ALL {at_spans}")
     return _read_pulled(f"SELECT {SELECTED.format(c='p')} FROM trace_pulled p")
 
 
@@ -373,18 +401,18 @@ READER_SETTINGS = {
 }
 
 
-def _fetch_last_stage_beside(cursor) -> pa.Table:
-    """What _fetch_pulled(with_co_visitors=True) gives; read beside when it is most of the
-    table."""
+def _fetch_last_stage_beside(cursor, shortest_s: int) -> pa.Table:
+    """What _fetch_pulled(with_co_visitors_of=shortest_s) gives; read beside when it is most
+    of the table."""
     if _share_at_spans(cursor) < MOST_OF_THE_TABLE:
-        return _fetch_pulled(with_co_visitors=True)
+        return _fetch_pulled(with_co_visitors_of=shortest_s)
     snapshot = export_snapshot()
     cursor.execute("SELECT venue_id, lo::text, hi::text FROM trace_spans ORDER BY venue_id")
     spans = cursor.fetchall()
     cursor.execute(f"SELECT pg_relation_size('{CHECKINS}') / current_setting('block_size')::int")
     pages = cursor.fetchone()[0]
     bounds = [pages * n // READERS for n in range(READERS)] + [None]
-    queries = [_at_spans_of(spans, lo, hi) for lo, hi in itertools.pairwise(bounds)]
+    queries = [_at_spans_of(spans, lo, hi, shortest_s) for lo, hi in itertools.pairwise(bounds)]
     earlier = _read_pulled(EARLIER_NOT_AT_SPANS)
     tables = read_beside(queries, snapshot, settings=READER_SETTINGS)
     return pa.concat_tables([earlier, *(_pulled_from_timestamps(t) for t in tables)])
@@ -401,19 +429,28 @@ def _share_at_spans(cursor) -> float:
     return cursor.fetchone()[0]
 
 
-def _at_spans_of(spans: list[tuple[int, str, str]], first_page: int, end_page: int | None) -> str:
-    """Every check-in on the pages [first_page, end_page) of the table at the spans."""
+def _at_spans_of(
+    spans: list[tuple[int, str, str]], first_page: int, end_page: int | None, shortest_s: int
+) -> str:
+    """Every check-in on the pages [first_page, end_page) of the table at the spans, in a stay
+    of at least shortest_s seconds (_long_enough)."""
     venue_ids, los, his = zip(*spans, strict=True) if spans else ((), (), ())
+    # Grouped by venue (one span each already) so that the planner knows venue_id is unique
+    # there: an unnest's columns have no statistics, and guessing 200 distinct venues among
+    # 10,000 spans it hashed the check-ins' side instead (the readers took 15 s for 14.7 M rows
+    # instead of 8.5 s, docs/benchmarks.md).
     given = (
+        "(SELECT venue_id, min(lo) AS lo, max(hi) AS hi FROM "
         f"unnest({_array(map(str, venue_ids))}::bigint[], {_array(los)}::timestamptz[], "
-        f"{_array(his)}::timestamptz[]) AS sp(venue_id, lo, hi)"
+        f"{_array(his)}::timestamptz[]) AS given(venue_id, lo, hi) GROUP BY venue_id) AS sp"
     )
     pages = f"c.ctid >= '({first_page},0)'::tid"
     if end_page is not None:
         pages += f" AND c.ctid < '({end_page},0)'::tid"
     return (
         f"SELECT c.id, c.person_id, c.venue_id, c.t_in, c.t_out FROM {given} JOIN {CHECKINS} c "
-        f"ON c.venue_id = sp.venue_id AND {_overlaps('c', 'sp')} WHERE {pages}"
+        f"ON c.venue_id = sp.venue_id AND {_overlaps('c', 'sp')} "
+        f"WHERE {pages} AND {_long_enough('c', shortest_s)}"
     )
 
 
