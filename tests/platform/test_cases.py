@@ -333,4 +333,3 @@ def test_deleting_what_contacts_name_is_still_guarded(world):
     assert not AssistanceItem.objects.filter(pk=item.pk).exists()
     contact.delete()
     assert not Exposure.objects.filter(contact_id=contact.pk).exists()
-
