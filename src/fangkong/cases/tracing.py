@@ -694,12 +694,15 @@ class _CloseContactsFirst:
 
 def _pieces(exposures: pa.Table) -> tuple[pa.Table, list[pa.Table]]:
     """Close contacts' exposures, and secondary contacts' in pieces of about RECORD_PIECE people
-    (everyone's exposures in one piece; the engine names each person at one degree)."""
+    (everyone's exposures in one piece; the engine names each person at one degree), each
+    piece a range of person ids: the recording reads only that range of the people and
+    contact tables (bulk_contacts._id_range)."""
     close = exposures.filter(pc.equal(exposures["degree"], 1))
     secondary = exposures.filter(pc.equal(exposures["degree"], 2))
-    count = max(1, -(-len(pc.unique(secondary["person_id"])) // RECORD_PIECE))
-    bucket = pc.remainder(secondary["person_id"], count)
-    pieces = (secondary.filter(pc.equal(bucket, n)) for n in range(count))
+    people = secondary["person_id"].to_numpy()
+    firsts = np.unique(people)[::RECORD_PIECE]  # the first person id of each piece
+    piece_of = np.searchsorted(firsts, people, side="right") - 1
+    pieces = (secondary.filter(piece_of == n) for n in range(len(firsts)))
     return close, [piece for piece in pieces if piece.num_rows]
 
 
