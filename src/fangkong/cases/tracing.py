@@ -702,8 +702,7 @@ def _pieces(exposures: pa.Table) -> tuple[pa.Table, list[pa.Table]]:
     people = secondary["person_id"].to_numpy()
     firsts = np.unique(people)[::RECORD_PIECE]  # the first person id of each piece
     piece_of = np.searchsorted(firsts, people, side="right") - 1
-    pieces = (secondary.filter(piece_of == n) for n in range(len(firsts)))
-    return close, [piece for piece in pieces if piece.num_rows]
+    return close, [secondary.filter(piece_of == n) for n in range(len(firsts))]
 
 
 def _case_of_each(contacts: pa.Table, cases: list[Case]) -> pa.Array:
